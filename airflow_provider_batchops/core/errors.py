@@ -1,0 +1,116 @@
+"""Exceptions raised by the provider.
+
+Every message is safe to log: none of them ever carries request headers, credentials or tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException
+
+#: How much of an unreadable (non-JSON) error body is kept in an exception.
+_MAX_TEXT_BODY = 500
+
+
+class BatchOpsError(AirflowException):
+    """Base class of every error raised by this provider."""
+
+
+class InputError(BatchOpsError, ValueError):
+    """A user-supplied value is invalid; raised before any request is sent.
+
+    :param field: the name of the parameter or field at fault, as the user wrote it.
+    :param problem: what is wrong, ideally with the allowed values.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"Invalid value for '{field}': {problem}")
+
+
+class ConnectionConfigError(InputError):
+    """An Airflow connection lacks a field or holds a malformed one."""
+
+    def __init__(self, conn_id: str, field: str, problem: str) -> None:
+        super().__init__(field, problem)
+        self.conn_id = conn_id
+        self.args = (f"Connection '{conn_id}': invalid '{field}': {problem}",)
+
+
+class ApiError(BatchOpsError):
+    """The remote API answered with an error status (or not at all).
+
+    :param method: HTTP method of the failed request.
+    :param path: request path (no host, no query string).
+    :param status: HTTP status, or ``None`` when no response arrived.
+    :param body: the parsed JSON error body, or the start of the text body.
+    :param reason: what happened, when there is no response (connection reset, timeout, ...).
+    """
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        body: Any = None,
+        reason: str | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+        self.reason = reason
+        super().__init__(self._describe())
+
+    @property
+    def api_message(self) -> str | None:
+        """The error text the API put in its body, whatever the service's field name for it."""
+        if isinstance(self.body, dict):
+            for key in ("error", "ErrorMessage", "message", "detail", "Message"):
+                value = self.body.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        return None
+
+    def _describe(self) -> str:
+        where = f"{self.method} {self.path}"
+        if self.status is None:
+            return f"{where} failed: {self.reason or 'no response'}"
+        text = f"{where} returned HTTP {self.status}"
+        if self.api_message:
+            text += f": {self.api_message}"
+        if self.body not in (None, "", {}):
+            body = self.body if isinstance(self.body, str) else json.dumps(self.body, default=str)
+            text += f" (body: {body[:_MAX_TEXT_BODY]})"
+        elif self.reason:
+            text += f": {self.reason}"
+        return text
+
+
+class TransientApiError(ApiError):
+    """A retryable failure (429, 5xx, connection error, timeout) that outlived every retry."""
+
+
+class StartOutcomeUnknownError(ApiError):
+    """A start request may have been accepted, but its answer was lost.
+
+    It is deliberately not re-sent: a second start could launch a second batch.
+    """
+
+
+class RemoteWorkFailedError(BatchOpsError):
+    """The remote batch or job ended in failure (or partial failure under the ``fail`` policy).
+
+    :param summary: the JSON summary of the remote work, also shown in the message.
+    """
+
+    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+        self.summary = summary or {}
+        super().__init__(message)
+
+
+class WaitTimeoutError(BatchOpsError):
+    """The wait reached its deadline before the remote work finished."""

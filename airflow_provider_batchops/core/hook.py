@@ -1,0 +1,125 @@
+"""The base hook: an Airflow connection turned into an :class:`ApiClient`, for workers and triggers."""
+
+from __future__ import annotations
+
+import abc
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_batchops.core.errors import ConnectionConfigError, InputError
+from airflow_provider_batchops.core.http import ApiClient, Call, Timeouts
+from airflow_provider_batchops.core.secrets import amask, mask
+from airflow_provider_batchops.core.waiting import seconds
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+_SENSITIVE_EXTRA_WORDS = ("token", "secret", "password", "ticket", "key")
+
+
+class ApiHook(BaseHook, abc.ABC):
+    """Reads the connection once, then sends :class:`Call` objects synchronously or asynchronously.
+
+    :param conn_id: the Airflow connection id; subclasses expose it under their own name.
+    """
+
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    #: The base URL used when the connection has no host.
+    default_host: ClassVar[str] = ""
+    #: A path appended to the host, e.g. ``/api/v1``.
+    base_path: ClassVar[str] = ""
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or self.default_conn_name
+        self._client: ApiClient | None = None
+
+    @abc.abstractmethod
+    def build_client(self, conn: Connection) -> ApiClient:
+        """Make the client from the connection; no I/O here (tokens are fetched on first use)."""
+
+    # -- clients ---------------------------------------------------------------------------------
+    @property
+    def client(self) -> ApiClient:
+        """The client, built on first use from the connection (sync look-up: workers only)."""
+        if self._client is None:
+            conn = self.get_connection(self.conn_id)
+            for secret in _secrets_of(conn):
+                mask(secret)
+            self._client = self.build_client(conn)
+        return self._client
+
+    async def aclient(self) -> ApiClient:
+        """The client for triggers; the connection is read with Airflow's async API."""
+        if self._client is None:
+            conn = await self.aget_connection(self.conn_id)
+            for secret in _secrets_of(conn):
+                await amask(secret)
+            self._client = self.build_client(conn)
+        return self._client
+
+    def call(self, call: Call) -> Any:
+        return self.client.request(call).json()
+
+    async def acall(self, call: Call) -> Any:
+        client = await self.aclient()
+        return (await client.arequest(call)).json()
+
+    # -- connection helpers ----------------------------------------------------------------------
+    def base_url(self, conn: Connection) -> str:
+        """Scheme + host (+ port) + :attr:`base_path`; ``https`` unless the host or schema says otherwise."""
+        host = (conn.host or self.default_host).strip().rstrip("/")
+        if not host:
+            raise ConnectionConfigError(self.conn_id, "host", "no host is set")
+        if "://" not in host:
+            scheme = conn.schema if conn.schema in ("http", "https") else "https"
+            host = f"{scheme}://{host}"
+        if conn.port and host.count(":") < 2:
+            host = f"{host}:{conn.port}"
+        if not host.startswith(("http://", "https://")):
+            raise ConnectionConfigError(self.conn_id, "host", f"expected an http(s) URL, got {host!r}")
+        return host + self.base_path
+
+    def extras(self, conn: Connection) -> dict[str, Any]:
+        raw = conn.extra
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        except (ValueError, TypeError):
+            raise ConnectionConfigError(self.conn_id, "extra", "is not a JSON object") from None
+        if not isinstance(value, dict):
+            raise ConnectionConfigError(self.conn_id, "extra", "is not a JSON object")
+        return value
+
+    def timeouts(self, extras: dict[str, Any]) -> Timeouts:
+        try:
+            total = seconds(extras.get("timeout", Timeouts.total), "extra.timeout")
+        except InputError as exc:
+            raise ConnectionConfigError(self.conn_id, "extra.timeout", exc.problem) from None
+        assert total is not None
+        return Timeouts(connect=min(Timeouts.connect, total), total=total)
+
+    def require(self, conn: Connection, field: str, label: str) -> str:
+        value = getattr(conn, field, None)
+        if not value:
+            raise ConnectionConfigError(self.conn_id, field, f"the {label} is missing")
+        return str(value)
+
+
+def _secrets_of(conn: Connection) -> list[str]:
+    found = [conn.password] if conn.password else []
+    try:
+        extras = json.loads(conn.extra) if isinstance(conn.extra, str) and conn.extra else {}
+    except ValueError:
+        extras = {}
+    if isinstance(extras, dict):
+        found.extend(
+            value
+            for key, value in extras.items()
+            if isinstance(value, str) and value and any(w in key.lower() for w in _SENSITIVE_EXTRA_WORDS)
+        )
+    return found

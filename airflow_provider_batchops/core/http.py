@@ -1,0 +1,390 @@
+"""One description of an HTTP exchange, sent by a sync (requests) or async (aiohttp) client.
+
+A :class:`Call` says what to send; :class:`ApiClient` sends it with retries, authentication and a
+timeout, either with :meth:`ApiClient.request` (workers) or :meth:`ApiClient.arequest` (triggers).
+Both paths share :class:`RetryPolicy` and the same response handling, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import aiohttp
+import requests
+
+from airflow_provider_batchops.core.errors import ApiError, StartOutcomeUnknownError, TransientApiError
+
+if TYPE_CHECKING:
+    from airflow_provider_batchops.core.auth import Auth
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """What to send: method, path template, path parameters, query and JSON body.
+
+    :param method: HTTP method.
+    :param path: path template such as ``/rules/v1/batch/{batch_id}``.
+    :param path_params: values for the template; each is percent-encoded as one path segment.
+    :param params: query parameters; a list value is sent as repeated keys.
+    :param json_body: JSON body, if any.
+    :param idempotent: whether re-sending is harmless; defaults by method. A start is not idempotent.
+    :param authenticated: whether the connection's credentials go with the request.
+    """
+
+    method: str
+    path: str
+    path_params: Mapping[str, str | int] = field(default_factory=dict)
+    params: Mapping[str, Any] | None = None
+    json_body: Any = None
+    idempotent: bool | None = None
+    authenticated: bool = True
+
+    @property
+    def resolved_path(self) -> str:
+        encoded = {key: quote(str(value), safe="") for key, value in self.path_params.items()}
+        return self.path.format(**encoded)
+
+    @property
+    def is_idempotent(self) -> bool:
+        return self.method.upper() in IDEMPOTENT_METHODS if self.idempotent is None else self.idempotent
+
+    def query_items(self) -> list[tuple[str, str]]:
+        items: list[tuple[str, str]] = []
+        for key, value in (self.params or {}).items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            items.extend((key, _query_text(v)) for v in values if v is not None)
+        return items
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A received response: status, headers and the raw body."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content) if self.content else None
+
+    def body_for_error(self) -> Any:
+        try:
+            return self.json()
+        except ValueError:
+            return self.content[:500].decode("utf-8", "replace")
+
+
+class Failure(Enum):
+    """Why no response arrived."""
+
+    NOT_SENT = "connection could not be opened"  # the server never saw the request
+    LOST = "connection lost or timed out"  # the server may have seen it
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before sending a request again.
+
+    Connection failures and 429 are retried for any method, since the server did not act on them.
+    Timeouts, resets and 5xx are retried only for idempotent calls: a start whose answer was lost
+    is never re-sent, because the server may have accepted it.
+
+    :param max_attempts: attempts in all, the first included.
+    :param backoff: first delay in seconds; doubles each attempt, with full jitter.
+    :param max_backoff: cap of one delay, also of a ``Retry-After``.
+    """
+
+    max_attempts: int = 5
+    backoff: float = 1.0
+    max_backoff: float = 30.0
+    retry_statuses_any_method: frozenset[int] = frozenset({429})
+    retry_statuses_idempotent: frozenset[int] = frozenset({500, 502, 503, 504})
+
+    def should_retry(self, call: Call, status: int | None, failure: Failure | None) -> bool:
+        if failure is Failure.NOT_SENT:
+            return True
+        if failure is Failure.LOST:
+            return call.is_idempotent
+        if status in self.retry_statuses_any_method:
+            return True
+        return call.is_idempotent and status in self.retry_statuses_idempotent
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        hinted = parse_retry_after(retry_after)
+        if hinted is not None:
+            return min(hinted, self.max_backoff)
+        ceiling = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-request limits in seconds."""
+
+    connect: float = 10.0
+    total: float = 30.0
+
+
+class _Step:
+    """What to do after one attempt: return the reply, retry after a delay, or raise."""
+
+    __slots__ = ("delay", "error", "refresh_auth", "reply")
+
+    def __init__(
+        self,
+        reply: Reply | None = None,
+        delay: float | None = None,
+        error: ApiError | None = None,
+        refresh_auth: bool = False,
+    ) -> None:
+        self.reply, self.delay, self.error, self.refresh_auth = reply, delay, error, refresh_auth
+
+
+class ApiClient:
+    """Sends :class:`Call` objects to one base URL, sync or async, with one retry rule.
+
+    :param base_url: scheme, host and optional path prefix, e.g. ``https://api.waylay.io``.
+    :param auth: how requests are authenticated (see :mod:`airflow_provider_batchops.core.auth`).
+    :param retry: the retry rule.
+    :param timeouts: per-request timeouts.
+    :param headers: extra headers sent with every request.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: Auth | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self.headers = {"Accept": "application/json", **(headers or {})}
+        self._session: requests.Session | None = None
+
+    # -- shared decision logic -------------------------------------------------------------------
+    def _next_step(
+        self, call: Call, attempt: int, reply: Reply | None, failure: Failure | None, refreshed: bool
+    ) -> _Step:
+        path = call.resolved_path
+        if reply is not None and 200 <= reply.status < 300:
+            try:
+                reply.json()
+            except ValueError:
+                if call.is_idempotent and attempt < self.retry.max_attempts:
+                    return _Step(delay=self.retry.delay(attempt))
+                error_cls = ApiError if call.is_idempotent else StartOutcomeUnknownError
+                return _Step(error=error_cls(call.method, path, reply.status, reason="body is not valid JSON"))
+            return _Step(reply=reply)
+        status = reply.status if reply is not None else None
+        if status == 401 and self.auth is not None and call.authenticated and not refreshed:
+            if self.auth.invalidate():
+                return _Step(refresh_auth=True, delay=0.0)
+        if self.retry.should_retry(call, status, failure):
+            if attempt < self.retry.max_attempts:
+                retry_after = reply.headers.get("Retry-After") if reply is not None else None
+                return _Step(delay=self.retry.delay(attempt, retry_after))
+            body = reply.body_for_error() if reply is not None else None
+            reason = failure.value if failure else f"gave up after {attempt} attempts"
+            return _Step(error=TransientApiError(call.method, path, status, body, reason))
+        if failure is not None:
+            # Only a non-idempotent call gets here: its answer was lost after it was sent.
+            return _Step(
+                error=StartOutcomeUnknownError(
+                    call.method,
+                    path,
+                    None,
+                    reason=f"{failure.value}; not re-sent, since the server may have accepted it",
+                )
+            )
+        assert reply is not None
+        return _Step(error=ApiError(call.method, path, reply.status, reply.body_for_error()))
+
+    def _url(self, call: Call) -> str:
+        return self.base_url + call.resolved_path
+
+    # -- sync path (workers) ---------------------------------------------------------------------
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def request(self, call: Call) -> Reply:
+        """Send ``call`` and return the successful reply, retrying as the policy allows."""
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            headers = dict(self.headers)
+            if self.auth is not None and call.authenticated:
+                headers.update(self.auth.headers())
+            reply, failure = self._send_sync(call, headers)
+            step = self._next_step(call, attempt, reply, failure, refreshed)
+            if step.reply is not None:
+                return step.reply
+            if step.error is not None:
+                raise step.error
+            if step.refresh_auth:
+                refreshed = True
+                attempt -= 1  # a refreshed credential is not a retry
+            time.sleep(step.delay or 0.0)
+
+    def _send_sync(self, call: Call, headers: dict[str, str]) -> tuple[Reply | None, Failure | None]:
+        try:
+            resp = self.session.request(
+                call.method,
+                self._url(call),
+                params=call.query_items(),
+                json=call.json_body,
+                headers=headers,
+                timeout=(self.timeouts.connect, self.timeouts.total),
+                allow_redirects=False,
+            )
+            return Reply(resp.status_code, resp.headers, resp.content), None
+        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
+            if isinstance(exc, requests.exceptions.InvalidURL):
+                raise ApiError(call.method, call.path, None, reason="invalid URL") from None
+            return None, Failure.NOT_SENT
+        except requests.ConnectionError as exc:
+            return None, Failure.NOT_SENT if _never_connected(exc) else Failure.LOST
+        except requests.RequestException:
+            return None, Failure.LOST
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- async path (triggers) -------------------------------------------------------------------
+    async def arequest(self, call: Call) -> Reply:
+        """Async twin of :meth:`request`, on the event loop's shared ``aiohttp`` session."""
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            headers = dict(self.headers)
+            if self.auth is not None and call.authenticated:
+                headers.update(await self.auth.aheaders())
+            reply, failure = await self._send_async(call, headers)
+            step = self._next_step(call, attempt, reply, failure, refreshed)
+            if step.reply is not None:
+                return step.reply
+            if step.error is not None:
+                raise step.error
+            if step.refresh_auth:
+                refreshed = True
+                attempt -= 1
+            await asyncio.sleep(step.delay or 0.0)
+
+    async def _send_async(self, call: Call, headers: dict[str, str]) -> tuple[Reply | None, Failure | None]:
+        session = current_session()
+        timeout = aiohttp.ClientTimeout(total=self.timeouts.total, connect=self.timeouts.connect)
+        try:
+            async with session.request(
+                call.method,
+                self._url(call),
+                params=call.query_items(),
+                json=call.json_body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as resp:
+                content = await resp.read()
+                return Reply(resp.status, resp.headers, content), None
+        except aiohttp.ClientConnectorError:
+            return None, Failure.NOT_SENT
+        except aiohttp.InvalidURL:
+            raise ApiError(call.method, call.path, None, reason="invalid URL") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return None, Failure.LOST
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when requests failed before the request could reach the server."""
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (NewConnectionError, NameResolutionError))
+
+
+# -- one aiohttp session per running event loop -----------------------------------------------------
+class _LoopSession:
+    __slots__ = ("session", "users")
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self.users = 0
+
+
+_loop_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@asynccontextmanager
+async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Use the running loop's shared ``aiohttp`` session for the duration of the block.
+
+    Every trigger on a loop shares one connection pool. The session is closed when its last user
+    leaves, so a loop that ends (``asyncio.run`` in ``dag.test()``) leaves nothing unclosed.
+    """
+    loop = asyncio.get_running_loop()
+    entry = _loop_sessions.get(loop)
+    if entry is None or entry.session.closed:
+        connector = aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
+        entry = _LoopSession(aiohttp.ClientSession(connector=connector))
+        _loop_sessions[loop] = entry
+    entry.users += 1
+    try:
+        yield entry.session
+    finally:
+        entry.users -= 1
+        if entry.users == 0:
+            _loop_sessions.pop(loop, None)
+            await entry.session.close()
+
+
+def current_session() -> aiohttp.ClientSession:
+    """The session opened by an enclosing :func:`shared_session` block on this loop."""
+    entry = _loop_sessions.get(asyncio.get_running_loop())
+    if entry is None or entry.session.closed:
+        raise RuntimeError("ApiClient.arequest must run inside 'async with shared_session()'")
+    return entry.session

@@ -1,0 +1,208 @@
+"""The generic flow: start -> push the id to XCom -> check once -> defer or wait -> summary.
+
+:class:`RemoteWorkMixin` holds what operators and sensors share (waiting in the worker, deferring,
+turning a final status or a trigger event into a return value or a clear error);
+:class:`StartAndWaitOperator` adds the start. A service operator supplies four small methods.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator, conf
+
+from airflow_provider_batchops.core.errors import (
+    BatchOpsError,
+    InputError,
+    RemoteWorkFailedError,
+    WaitTimeoutError,
+)
+from airflow_provider_batchops.core.state import BatchState, StatusReport
+from airflow_provider_batchops.core.trigger import StatusTrigger, event_payload
+from airflow_provider_batchops.core.waiting import (
+    DEFAULT_POLL_INTERVAL,
+    PollSchedule,
+    WaitLoop,
+    seconds,
+    wait_sync,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+ITEM_FAILURE_POLICIES = ("fail", "warn")
+
+
+def default_deferrable() -> bool:
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+@dataclass(frozen=True)
+class WaitSettings:
+    """Validated wait parameters of one task run."""
+
+    schedule: PollSchedule
+    deadline: float | None
+    on_item_failure: str
+
+    def trigger_kwargs(self) -> dict[str, Any]:
+        """The wait settings as :class:`StatusTrigger` kwargs."""
+        return {
+            "poll_interval": self.schedule.interval,
+            "max_poll_interval": self.schedule.max_interval,
+            "deadline": self.deadline,
+        }
+
+
+def check_policy(value: Any) -> str:
+    if value not in ITEM_FAILURE_POLICIES:
+        raise InputError("on_item_failure", f"{value!r} is not one of {', '.join(ITEM_FAILURE_POLICIES)}")
+    return str(value)
+
+
+class RemoteWorkMixin(abc.ABC):
+    """What an operator or a sensor needs to wait for remote work and report its outcome.
+
+    Expects ``self.log``, ``self.deferrable`` and ``self.defer`` from the Airflow base class.
+    """
+
+    log: Any
+    deferrable: bool
+    #: Said in timeout messages when the service offers no way to stop remote work.
+    cannot_cancel_note: ClassVar[str] = "the service offers no way to stop it, so it goes on remotely"
+
+    @abc.abstractmethod
+    def read_status(self, remote_id: str) -> StatusReport:
+        """Read the status once (sync, in the worker)."""
+
+    @abc.abstractmethod
+    def make_trigger(self, remote_id: str, settings: WaitSettings) -> StatusTrigger:
+        """The trigger that waits for ``remote_id`` in the triggerer."""
+
+    def cancel(self, remote_id: str) -> str | None:
+        """Stop the remote work if the service allows it; return what was done, or ``None``."""
+        return None
+
+    # -- the flow ---------------------------------------------------------------------------------
+    def wait_for(self, remote_id: str, settings: WaitSettings, defer_timeout: timedelta | None = None) -> Any:
+        """Check once; if not finished, defer (deferrable) or poll here; then resolve."""
+        loop = WaitLoop(settings.schedule, settings.deadline)
+        first = loop.decide(self.read_status(remote_id))
+        if first.kind == "done" and first.report is not None:
+            return self.resolve(first.report, settings.on_item_failure)
+        if first.kind == "sleep" and self.deferrable:
+            self.log.info("%s is not finished; deferring to the triggerer", remote_id)
+            self.defer(  # type: ignore[attr-defined]
+                trigger=self.make_trigger(remote_id, settings),
+                method_name="execute_complete",
+                timeout=defer_timeout,
+            )
+        self.log.info("%s is not finished; waiting in the worker", remote_id)
+        decision = wait_sync(lambda: self.read_status(remote_id), loop, first)
+        return self.resolve_event(event_payload(remote_id, decision), settings.on_item_failure)
+
+    def resolve(self, report: StatusReport, on_item_failure: str) -> dict[str, Any]:
+        """Return the summary of finished work, or raise if it failed (per the policy)."""
+        summary = report.summary
+        if report.state is BatchState.SUCCEEDED:
+            self.log.info("Finished: %s", report.message)
+            return summary
+        if report.item_failures and on_item_failure == "warn":
+            self.log.warning("Finished with %d failed item(s): %s", report.item_failures, report.message)
+            return summary
+        raise RemoteWorkFailedError(f"{report.state.value}: {report.message}", summary)
+
+    def resolve_event(self, event: dict[str, Any] | None, on_item_failure: str) -> dict[str, Any]:
+        if not isinstance(event, dict) or "status" not in event:
+            raise BatchOpsError(f"The trigger sent no usable event: {event!r}")
+        remote_id = str(event.get("remote_id"))
+        report = StatusReport.from_json(event["report"]) if event.get("report") else None
+        status = event["status"]
+        if status in ("success", "failed") and report is not None:
+            return self.resolve(report, on_item_failure)
+        if status == "timeout":
+            outcome = self._cancel_quietly(remote_id)
+            raise WaitTimeoutError(f"{event.get('message')}; {outcome}")
+        raise BatchOpsError(f"Waiting for {remote_id} failed: {event.get('message')}")
+
+    def _cancel_quietly(self, remote_id: str) -> str:
+        try:
+            done = self.cancel(remote_id)
+        except Exception as exc:  # best effort: the timeout is what the user must see
+            self.log.warning("Could not stop %s: %s", remote_id, exc)
+            return f"stopping it failed ({exc})"
+        return done or self.cannot_cancel_note
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired (runs on a new operator instance)."""
+        return self.resolve_event(event, check_policy(getattr(self, "on_item_failure", "fail")))
+
+
+class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
+    """Start remote work, push its id to XCom, then wait for it (see the module docstring).
+
+    :param wait_for_completion: wait for the work to finish; when False, return the id at once.
+    :param deferrable: wait in the triggerer instead of the worker; defaults to
+        ``[operators] default_deferrable``.
+    :param poll_interval: first delay between status reads, in seconds (or a ``timedelta``).
+    :param max_poll_interval: the longest delay; the delay grows from ``poll_interval`` towards it.
+    :param timeout: give up waiting after this long (seconds or ``timedelta``); ``None`` = no limit
+        except ``execution_timeout``. On timeout the remote work is stopped where the API allows it.
+    :param on_item_failure: ``fail`` (default) fails the task when items of a finished batch failed;
+        ``warn`` logs them and succeeds.
+    """
+
+    #: XCom key under which the remote id is pushed as soon as the work is accepted.
+    remote_id_key: ClassVar[str] = "batch_id"
+    template_fields: tuple[str, ...] = ("poll_interval", "max_poll_interval", "timeout", "on_item_failure")
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        deferrable: bool = default_deferrable(),
+        poll_interval: float | timedelta | str = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | timedelta | str | None = None,
+        timeout: float | timedelta | str | None = None,
+        on_item_failure: str = "fail",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.timeout = timeout
+        self.on_item_failure = on_item_failure
+
+    @abc.abstractmethod
+    def validate(self) -> Any:
+        """Check the rendered user input and build the request; raise :class:`InputError`."""
+
+    @abc.abstractmethod
+    def start(self, request: Any) -> str:
+        """Send the start request and return the remote id."""
+
+    def wait_settings(self, context: Context) -> WaitSettings:
+        schedule = PollSchedule.from_user(self.poll_interval, self.max_poll_interval)
+        timeout = seconds(self.timeout, "timeout", allow_none=True)
+        deadlines = [] if timeout is None else [time.time() + timeout]
+        ti = context.get("ti")
+        start_date = getattr(ti, "start_date", None)
+        if self.execution_timeout is not None and start_date is not None:
+            deadlines.append((start_date + self.execution_timeout).timestamp())
+        return WaitSettings(schedule, min(deadlines, default=None), check_policy(self.on_item_failure))
+
+    def execute(self, context: Context) -> Any:
+        settings = self.wait_settings(context)
+        request = self.validate()
+        remote_id = self.start(request)
+        context["ti"].xcom_push(key=self.remote_id_key, value=remote_id)
+        self.log.info("Started %s; id pushed to XCom key '%s'", remote_id, self.remote_id_key)
+        if not self.wait_for_completion:
+            return remote_id
+        return self.wait_for(remote_id, settings)

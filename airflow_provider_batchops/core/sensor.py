@@ -1,0 +1,75 @@
+"""The base sensor: pokes in the worker, or checks once and defers to the same trigger the operators use."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_batchops.core.operator import (
+    RemoteWorkMixin,
+    WaitSettings,
+    check_policy,
+    default_deferrable,
+)
+from airflow_provider_batchops.core.waiting import PollSchedule, seconds
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: Extra time given to the framework's deferral timeout, so the trigger's own timeout event (which
+#: reads the status one last time and can stop the remote work) always arrives first.
+DEFER_TIMEOUT_PADDING = 60.0
+
+
+class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
+    """Wait until remote work is finished; return its summary (XCom) or fail clearly.
+
+    :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
+    :param max_poll_interval: in deferrable mode the delay grows from ``poke_interval`` towards this.
+    :param on_item_failure: ``fail`` (default) or ``warn`` when items of a finished batch failed.
+    """
+
+    template_fields: tuple[str, ...] = ("max_poll_interval", "on_item_failure")
+
+    def __init__(
+        self,
+        *,
+        deferrable: bool = default_deferrable(),
+        max_poll_interval: float | timedelta | None = None,
+        on_item_failure: str = "fail",
+        **kwargs: Any,
+    ) -> None:
+        if deferrable:
+            kwargs.setdefault("poke_interval", 5.0)
+        super().__init__(**kwargs)
+        self.deferrable = deferrable
+        self.max_poll_interval = max_poll_interval
+        self.on_item_failure = on_item_failure
+
+    def remote_target(self) -> str:
+        """The id this sensor waits on (after templating)."""
+        raise NotImplementedError
+
+    def validate(self) -> None:
+        """Check the rendered input; raise :class:`InputError` naming the field."""
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        report = self.read_status(self.remote_target())
+        if not report.state.is_terminal:
+            self.log.info("%s is %s", self.remote_target(), report.state.value)
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self.resolve(report, check_policy(self.on_item_failure)))
+
+    def execute(self, context: Context) -> Any:
+        self.validate()
+        policy = check_policy(self.on_item_failure)
+        schedule = PollSchedule.from_user(self.poke_interval, self.max_poll_interval)
+        if not self.deferrable:
+            return super().execute(context)
+        timeout = seconds(self.timeout, "timeout", allow_none=True)
+        settings = WaitSettings(schedule, None if timeout is None else time.time() + timeout, policy)
+        padded = None if timeout is None else timedelta(seconds=timeout + DEFER_TIMEOUT_PADDING)
+        return self.wait_for(self.remote_target(), settings, defer_timeout=padded)

@@ -1,0 +1,77 @@
+"""The status vocabulary shared by every service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class BatchState(str, Enum):
+    """Where a remote batch or job stands, whatever the service calls it on the wire."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_success(self) -> bool:
+        return self is BatchState.SUCCEEDED
+
+    @classmethod
+    def parse(cls, value: str, *, field_name: str = "state") -> BatchState:
+        """Read a state written by a user or carried in an event; names the field when unknown."""
+        from airflow_provider_batchops.core.errors import InputError
+
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            allowed = ", ".join(s.value for s in cls)
+            raise InputError(field_name, f"unknown state {value!r}; allowed: {allowed}") from None
+
+
+_TERMINAL = frozenset(
+    {BatchState.SUCCEEDED, BatchState.PARTIALLY_FAILED, BatchState.FAILED, BatchState.CANCELLED}
+)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One reading of a remote batch or job.
+
+    :param state: the mapped state.
+    :param summary: JSON-safe facts for the user (ids, counts, failures); the operator's return value.
+    :param message: a one-line human description, used in logs and errors.
+    :param item_failures: how many items of a finished batch failed (tasks, resources, ...). Such
+        failures are governed by the ``on_item_failure`` policy; a failure of the whole operation is not.
+    """
+
+    state: BatchState
+    summary: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    item_failures: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "summary": self.summary,
+            "message": self.message,
+            "item_failures": self.item_failures,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StatusReport:
+        return cls(
+            state=BatchState.parse(data["state"]),
+            summary=dict(data.get("summary") or {}),
+            message=str(data.get("message") or ""),
+            item_failures=int(data.get("item_failures") or 0),
+        )

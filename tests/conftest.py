@@ -1,0 +1,85 @@
+"""Test setup: a throw-away AIRFLOW_HOME (set before Airflow is imported) and shared fixtures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Airflow reads its configuration when first imported: point it at a private home first, so the
+# suite never touches a user's real metadata database.
+_HOME = tempfile.mkdtemp(prefix="batchops-test-airflow-")
+os.environ["AIRFLOW_HOME"] = _HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "example_dags")
+os.environ.pop("AIRFLOW_CONN_WAYLAY_DEFAULT", None)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pytest  # noqa: E402
+
+from airflow_provider_batchops.core.auth import TOKEN_CACHE  # noqa: E402
+from fixtures_simulator import sim, simulator  # noqa: E402, F401
+
+GATEWAY = "https://gateway.test"
+API_KEY = "0123456789abcdef01234567"
+API_SECRET = "dGVzdC1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ=="
+
+
+def make_jwt(exp: float, **claims: object) -> str:
+    """An unsigned JWT with the given expiry (the provider never verifies signatures)."""
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    payload = {"exp": exp, "tenant": "t", "sub": "users/test", "domain": "test", **claims}
+    return f"{part({'alg': 'none'})}.{part(payload)}.sig"
+
+
+def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> None:
+    """Define an Airflow connection through its environment variable (no database needed)."""
+    extra = fields.pop("extra", None)
+    data = {"conn_type": fields.pop("conn_type", "waylay"), **fields}
+    if extra is not None:
+        data["extra"] = extra if isinstance(extra, str) else json.dumps(extra)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(data))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    TOKEN_CACHE.clear()
+    yield
+    TOKEN_CACHE.clear()
+
+
+@pytest.fixture
+def waylay_conn(monkeypatch: pytest.MonkeyPatch):
+    """``waylay_default`` pointing at a mocked gateway, token auth."""
+    set_connection(monkeypatch, "waylay_default", host=GATEWAY, login=API_KEY, password=API_SECRET)
+    return GATEWAY
+
+
+@pytest.fixture
+def token_endpoint(requests_mock):
+    """The gateway's token endpoint, answering a token valid for an hour."""
+    return requests_mock.post(f"{GATEWAY}/accounts/v1/tokens", json={"token": make_jwt(time.time() + 3600)})
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch):
+    """Record the delays the code asks for instead of sleeping."""
+    delays: list[float] = []
+    monkeypatch.setattr(time, "sleep", delays.append)
+    return delays
+
+
+@pytest.fixture
+def sim_conn(sim, monkeypatch: pytest.MonkeyPatch):
+    """``waylay_default`` pointing at the live simulator, token auth."""
+    from airflow_provider_batchops.simulator import SIM_API_KEY, SIM_API_SECRET
+
+    set_connection(monkeypatch, "waylay_default", host=sim.url, login=SIM_API_KEY, password=SIM_API_SECRET)
+    return sim
