@@ -20,9 +20,9 @@ os.environ.pop("AIRFLOW_CONN_WAYLAY_DEFAULT", None)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest  # noqa: E402
+from fixtures_simulator import sim, simulator  # noqa: E402, F401
 
 from airflow_provider_batchops.core.auth import TOKEN_CACHE  # noqa: E402
-from fixtures_simulator import sim, simulator  # noqa: E402, F401
 
 GATEWAY = "https://gateway.test"
 API_KEY = "0123456789abcdef01234567"
@@ -77,7 +77,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def sim_conn(sim, monkeypatch: pytest.MonkeyPatch):
+def sim_conn(sim, monkeypatch: pytest.MonkeyPatch):  # noqa: F811 - the fixture, by name
     """``waylay_default`` pointing at the live simulator, token auth."""
     from airflow_provider_batchops.simulator import SIM_API_KEY, SIM_API_SECRET
 

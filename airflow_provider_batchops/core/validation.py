@@ -36,7 +36,7 @@ def validate_model(model: type[ModelT], data: Any, field: str) -> ModelT:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise InputError(field_path(field, tuple(first["loc"])), _problem(first)) from None
+        raise InputError(field_path(field, tuple(first["loc"])), _problem(dict(first))) from None
 
 
 def _problem(error: dict[str, Any]) -> str:

@@ -8,9 +8,9 @@ from datetime import timedelta
 from unittest.mock import MagicMock
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 from conftest import GATEWAY
 
+from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import (
     BatchOpsError,
     InputError,

@@ -1,0 +1,90 @@
+"""Command line: ``batchops-simulator`` / ``python -m airflow_provider_batchops.simulator``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from .app import SimulatorConfig
+from .server import SimulatorServer, is_loopback
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line parser."""
+    parser = argparse.ArgumentParser(
+        prog="batchops-simulator",
+        description="Serve the emulated batch APIs (Waylay token + rules batch) on a loopback port.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    parser.add_argument("--port", type=int, default=8787, help="port; 0 picks a free one")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the generated task set")
+    parser.add_argument("--tasks", type=int, default=200, help="number of generated rules tasks")
+    parser.add_argument("--batch-delay", type=float, default=2.0, help="seconds before a batch finishes")
+    parser.add_argument("--token-ttl", type=float, default=3600.0, help="lifetime of issued tokens, seconds")
+    parser.add_argument("--fail-ratio", type=float, default=0.0, help="share of tasks failing in batches")
+    parser.add_argument("--port-file", type=Path, help="write the listening port to this file once ready")
+    return parser
+
+
+def _write_port_file(path: Path, port: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulator until SIGINT or SIGTERM."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        parser.error(f"refusing to listen on {args.host}: only loopback addresses are allowed")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    if args.tasks < 0 or args.batch_delay < 0 or args.token_ttl < 0:
+        parser.error("--tasks, --batch-delay and --token-ttl must not be negative")
+    if not 0.0 <= args.fail_ratio <= 1.0:
+        parser.error("--fail-ratio must be between 0 and 1")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = SimulatorConfig(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        tasks=args.tasks,
+        batch_delay=args.batch_delay,
+        token_ttl=args.token_ttl,
+        fail_ratio=args.fail_ratio,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    server = SimulatorServer(config)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"batchops-simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.port_file is not None and server.port is not None:
+            _write_port_file(args.port_file, server.port)
+        print(f"batchops simulator listening on {server.url}", file=sys.stderr, flush=True)
+        while not stop.wait(0.5) and server.running:
+            pass
+    finally:
+        server.stop()
+        if args.port_file is not None:
+            args.port_file.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
