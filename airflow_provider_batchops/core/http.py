@@ -337,6 +337,39 @@ class ApiClient:
             return None, Failure.LOST
 
 
+    @asynccontextmanager
+    async def astream(self, call: Call, read_timeout: float = 60.0) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Open a streaming response (e.g. server-sent events); no retries: the caller reconnects.
+
+        A 401 fetches fresh credentials once. Any other non-2xx status raises :class:`ApiError`;
+        connection failures raise :class:`TransientApiError`.
+
+        :param read_timeout: longest silence tolerated between two chunks (keep-alives count).
+        """
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect, sock_read=read_timeout)
+        for attempt in (1, 2):
+            headers = {**self.headers, "Accept": "text/event-stream"}
+            if self.auth is not None and call.authenticated:
+                headers.update(await self.auth.aheaders())
+            try:
+                resp = await current_session().request(
+                    call.method, self._url(call), params=call.query_items(), headers=headers, timeout=timeout
+                )
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise TransientApiError(call.method, call.resolved_path, None, reason=type(exc).__name__) from None
+            if resp.status == 401 and attempt == 1 and self.auth is not None and self.auth.invalidate():
+                resp.release()
+                continue
+            break
+        try:
+            if not 200 <= resp.status < 300:
+                body = Reply(resp.status, resp.headers, await resp.read()).body_for_error()
+                raise ApiError(call.method, call.resolved_path, resp.status, body)
+            yield resp
+        finally:
+            resp.release()
+
+
 def _never_connected(exc: requests.ConnectionError) -> bool:
     """True when requests failed before the request could reach the server."""
     from urllib3.exceptions import NameResolutionError, NewConnectionError

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 ITEM_FAILURE_POLICIES = ("fail", "warn")
+#: What identifies started remote work: one id, or several ids that finish together.
+RemoteId = str | list[str]
 
 
 def default_deferrable() -> bool:
@@ -77,19 +79,19 @@ class RemoteWorkMixin(abc.ABC):
     cannot_cancel_note: ClassVar[str] = "the service offers no way to stop it, so it goes on remotely"
 
     @abc.abstractmethod
-    def read_status(self, remote_id: str) -> StatusReport:
+    def read_status(self, remote_id: RemoteId) -> StatusReport:
         """Read the status once (sync, in the worker)."""
 
     @abc.abstractmethod
-    def make_trigger(self, remote_id: str, settings: WaitSettings) -> StatusTrigger:
+    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> StatusTrigger:
         """The trigger that waits for ``remote_id`` in the triggerer."""
 
-    def cancel(self, remote_id: str) -> str | None:
+    def cancel(self, remote_id: RemoteId) -> str | None:
         """Stop the remote work if the service allows it; return what was done, or ``None``."""
         return None
 
     # -- the flow ---------------------------------------------------------------------------------
-    def wait_for(self, remote_id: str, settings: WaitSettings, defer_timeout: timedelta | None = None) -> Any:
+    def wait_for(self, remote_id: RemoteId, settings: WaitSettings, defer_timeout: timedelta | None = None) -> Any:
         """Check once; if not finished, defer (deferrable) or poll here; then resolve."""
         loop = WaitLoop(settings.schedule, settings.deadline)
         first = loop.decide(self.read_status(remote_id))
@@ -104,7 +106,7 @@ class RemoteWorkMixin(abc.ABC):
             )
         self.log.info("%s is not finished; waiting in the worker", remote_id)
         decision = wait_sync(lambda: self.read_status(remote_id), loop, first)
-        return self.resolve_event(event_payload(remote_id, decision), settings.on_item_failure)
+        return self.resolve_event(event_payload(_text(remote_id), decision), settings.on_item_failure)
 
     def resolve(self, report: StatusReport, on_item_failure: str) -> dict[str, Any]:
         """Return the summary of finished work, or raise if it failed (per the policy)."""
@@ -120,7 +122,7 @@ class RemoteWorkMixin(abc.ABC):
     def resolve_event(self, event: dict[str, Any] | None, on_item_failure: str) -> dict[str, Any]:
         if not isinstance(event, dict) or "status" not in event:
             raise BatchOpsError(f"The trigger sent no usable event: {event!r}")
-        remote_id = str(event.get("remote_id"))
+        remote_id = event.get("remote_id")
         report = StatusReport.from_json(event["report"]) if event.get("report") else None
         status = event["status"]
         if status in ("success", "failed") and report is not None:
@@ -130,7 +132,7 @@ class RemoteWorkMixin(abc.ABC):
             raise WaitTimeoutError(f"{event.get('message')}; {outcome}")
         raise BatchOpsError(f"Waiting for {remote_id} failed: {event.get('message')}")
 
-    def _cancel_quietly(self, remote_id: str) -> str:
+    def _cancel_quietly(self, remote_id: Any) -> str:
         try:
             done = self.cancel(remote_id)
         except Exception as exc:  # best effort: the timeout is what the user must see
@@ -185,7 +187,7 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         """Check the rendered user input and build the request; raise :class:`InputError`."""
 
     @abc.abstractmethod
-    def start(self, request: Any) -> str:
+    def start(self, request: Any) -> RemoteId:
         """Send the start request and return the remote id."""
 
     def wait_settings(self, context: Context) -> WaitSettings:
@@ -207,3 +209,7 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         if not self.wait_for_completion:
             return remote_id
         return self.wait_for(remote_id, settings)
+
+
+def _text(remote_id: RemoteId) -> str:
+    return remote_id if isinstance(remote_id, str) else ", ".join(remote_id)

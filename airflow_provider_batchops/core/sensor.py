@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_batchops.core.operator import (
+    RemoteId,
     RemoteWorkMixin,
     WaitSettings,
     check_policy,
@@ -49,7 +50,7 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
         self.max_poll_interval = max_poll_interval
         self.on_item_failure = on_item_failure
 
-    def remote_target(self) -> str:
+    def remote_target(self) -> RemoteId:
         """The id this sensor waits on (after templating)."""
         raise NotImplementedError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -75,3 +76,25 @@ class StatusReport:
             message=str(data.get("message") or ""),
             item_failures=int(data.get("item_failures") or 0),
         )
+
+
+class ReportSet:
+    """The latest reports of several remote ids that make one logical operation.
+
+    Ids already finished are not read again; :meth:`update` merges fresh reads and combines.
+
+    :param ids: the remote ids, in order.
+    :param combine: turns the per-id reports into one.
+    """
+
+    def __init__(self, ids: list[str], combine: Callable[[list[StatusReport]], StatusReport]) -> None:
+        self.ids = list(ids)
+        self.combine = combine
+        self._latest: dict[str, StatusReport] = {}
+
+    def pending(self) -> list[str]:
+        return [i for i in self.ids if i not in self._latest or not self._latest[i].state.is_terminal]
+
+    def update(self, fresh: dict[str, StatusReport]) -> StatusReport:
+        self._latest.update(fresh)
+        return self.combine([self._latest[i] for i in self.ids])

@@ -1,4 +1,4 @@
-"""Waylay: rules and resources batch operations, with token or basic authentication.
+"""Waylay: rules and resources batch operations and registry jobs, with token or basic authentication.
 
 Connection ``waylay``: host = gateway URL (default ``https://api.waylay.io``), login = API key,
 password = API secret. Extra ``auth``: ``token`` (default; key/secret exchanged for a JWT that is
@@ -11,14 +11,26 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_batchops.core.auth import Auth, StaticAuth, Token, TokenAuth, credential_key
 from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, ConnectionConfigError, InputError
 from airflow_provider_batchops.core.hook import ApiHook
 from airflow_provider_batchops.core.http import ApiClient, Call
+from airflow_provider_batchops.core.sse import ServerSentEvent, aiter_events
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.models.waylay import batch_report
+from airflow_provider_batchops.models.waylay_registry import (
+    FUNCTION_TYPES,
+    JOB_STATES,
+    LISTABLE_JOB_TYPES,
+    check_choices,
+    check_job_type,
+    job_report,
+    timestamp_spec,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -165,6 +177,82 @@ class WaylayHook(ApiHook):
 
     async def aget_batch_report(self, service: str, batch_id: str) -> StatusReport:
         return batch_report(service, await self.aget_batch(service, batch_id))
+
+    def start_resources_delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Start a bulk delete (body from :func:`~..models.waylay.resources_delete_bodies`)."""
+        return self.start_batch("resources", body)
+
+    # -- registry jobs ---------------------------------------------------------------------------
+    @staticmethod
+    def get_job_call(job_type: str, job_id: str) -> Call:
+        return Call(
+            "GET",
+            "/registry/v2/jobs/{job_type}/{job_id}",
+            path_params={"job_type": check_job_type(job_type), "job_id": check_id(job_id, "job_id")},
+        )
+
+    @staticmethod
+    def list_jobs_call(
+        job_type: str | list[str] | None = None,
+        states: str | list[str] | None = None,
+        function_type: str | list[str] | None = None,
+        created_before: Any = None,
+        created_after: Any = None,
+        limit: int | None = None,
+    ) -> Call:
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise InputError("limit", f"expected a whole number >= 0, got {limit!r}")
+        return Call(
+            "GET",
+            "/registry/v2/jobs/",
+            params={
+                "limit": limit,
+                "type": check_choices(job_type, "job_type", LISTABLE_JOB_TYPES),
+                "state": check_choices(states, "states", JOB_STATES),
+                "functionType": check_choices(function_type, "function_type", FUNCTION_TYPES),
+                "createdBefore": timestamp_spec(created_before, "created_before"),
+                "createdAfter": timestamp_spec(created_after, "created_after"),
+            },
+        )
+
+    def get_job(self, job_type: str, job_id: str) -> dict[str, Any]:
+        """``GET /registry/v2/jobs/{type}/{id}``: ``{"job": ..., "_links": ...}``."""
+        return self.call(self.get_job_call(job_type, job_id))
+
+    async def aget_job(self, job_type: str, job_id: str) -> dict[str, Any]:
+        return await self.acall(self.get_job_call(job_type, job_id))
+
+    def get_job_report(self, job_type: str, job_id: str) -> StatusReport:
+        return job_report(self.get_job(job_type, job_id))
+
+    async def aget_job_report(self, job_type: str, job_id: str) -> StatusReport:
+        return job_report(await self.aget_job(job_type, job_id))
+
+    def list_jobs(self, **filters: Any) -> dict[str, Any]:
+        """``GET /registry/v2/jobs/`` with the filters of :meth:`list_jobs_call`: ``{"limit", "jobs"}``."""
+        return self.call(self.list_jobs_call(**filters))
+
+    async def alist_jobs(self, **filters: Any) -> dict[str, Any]:
+        return await self.acall(self.list_jobs_call(**filters))
+
+    @asynccontextmanager
+    async def job_events(
+        self, job_type: str | None = None, job_id: str | None = None, children: bool = False,
+        read_timeout: float = 60.0,
+    ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        """Stream ``GET /registry/v2/jobs/events`` as :class:`ServerSentEvent` objects.
+
+        Events are not replayable: read the job after the stream is ready (``ack``) so that no
+        transition is missed.
+        """
+        params: dict[str, Any] = {"children": children}
+        if job_type is not None:
+            params["type"] = check_job_type(job_type)
+        if job_id is not None:
+            params["id"] = check_id(job_id, "job_id")
+        client = await self.aclient()
+        async with client.astream(Call("GET", "/registry/v2/jobs/events", params=params), read_timeout) as resp:
+            yield aiter_events(resp.content.iter_any())
 
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate, then read a batch that cannot exist: a 404 proves the credentials work."""

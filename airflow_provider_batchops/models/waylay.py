@@ -218,3 +218,76 @@ def batch_report(service: str, body: Any) -> StatusReport:
         first_id, first = next(iter(failed.items()))
         message += f" (e.g. {first_id}: {first['statusCode']} {first['error']})"
     return StatusReport(state, summary, message, item_failures=len(failed))
+
+
+# -- resources --------------------------------------------------------------------------------------
+RESOURCE_ENTITIES = ("resource", "resourcetype")
+CASCADE_OPTIONS = ("alarms", "measurements", "tasks")
+#: Ids sent in one resources batch; larger lists are split into several batches.
+DEFAULT_MAX_BATCH_SIZE = 1000
+
+
+def resources_delete_bodies(
+    ids: Any, entity: Any = "resource", cascade: Any = None, max_batch_size: Any = DEFAULT_MAX_BATCH_SIZE
+) -> list[dict[str, Any]]:
+    """Validate a bulk delete and return the body of each ``POST /resources/v1/batch`` to send."""
+    if entity not in RESOURCE_ENTITIES:
+        raise InputError("entity", f"{entity!r} is not one of {', '.join(RESOURCE_ENTITIES)}")
+    id_list = list(dict.fromkeys(_ids(ids, "ids")))  # duplicates dropped, order kept
+    if not isinstance(max_batch_size, int) or isinstance(max_batch_size, bool) or max_batch_size < 1:
+        raise InputError("max_batch_size", f"expected a positive integer, got {max_batch_size!r}")
+    parameters: dict[str, Any] | None = None
+    if cascade is not None:
+        if entity != "resource":
+            raise InputError("cascade", "only resources (entity='resource') can cascade")
+        options = [cascade] if isinstance(cascade, str) else cascade
+        if not isinstance(options, (list, tuple, set)) or not options:
+            raise InputError("cascade", f"expected a non-empty list of {', '.join(CASCADE_OPTIONS)}")
+        for option in options:
+            if option not in CASCADE_OPTIONS:
+                raise InputError("cascade", f"{option!r} is not one of {', '.join(CASCADE_OPTIONS)}")
+        parameters = {"cascade": list(dict.fromkeys(options))}
+    bodies = []
+    for start in range(0, len(id_list), max_batch_size):
+        body: dict[str, Any] = {
+            "entity": entity,
+            "action": "delete",
+            "query": {"ids": id_list[start : start + max_batch_size]},
+        }
+        if parameters:
+            body["actionParameters"] = parameters
+        bodies.append(body)
+    return bodies
+
+
+def combine_batch_reports(service: str, reports: list[StatusReport]) -> StatusReport:
+    """One report for several batches of one logical operation (a split bulk delete)."""
+    if len(reports) == 1:
+        return reports[0]
+    batch_ids = [r.summary.get("batch_id") for r in reports]
+    unfinished = [r for r in reports if not r.state.is_terminal]
+    summary: dict[str, Any] = {
+        "service": service,
+        "batch_ids": batch_ids,
+        "batches": len(reports),
+        "action": reports[0].summary.get("action"),
+        "split_note": f"sent as {len(reports)} batches",
+    }
+    if unfinished:
+        summary["state"] = "running"
+        message = f"{len(reports) - len(unfinished)} of {len(reports)} {service} batches finished"
+        return StatusReport(BatchState.RUNNING, summary, message)
+    succeeded = sum(int(r.summary.get("succeeded", 0)) for r in reports)
+    failures: dict[str, Any] = {}
+    for report in reports:
+        failures.update(report.summary.get("failures") or {})
+    if not failures:
+        state = BatchState.SUCCEEDED
+    else:
+        state = BatchState.PARTIALLY_FAILED if succeeded else BatchState.FAILED
+    summary.update(state=state.value, succeeded=succeeded, failed=len(failures), failures=failures)
+    message = f"{len(reports)} {service} batches finished: {succeeded} succeeded, {len(failures)} failed"
+    if failures:
+        first_id, first = next(iter(failures.items()))
+        message += f" (e.g. {first_id}: {first['statusCode']} {first['error']})"
+    return StatusReport(state, summary, message, item_failures=len(failures))

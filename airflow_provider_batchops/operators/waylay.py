@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
+from airflow_provider_batchops.core.errors import BatchOpsError
 from airflow_provider_batchops.core.operator import StartAndWaitOperator, WaitSettings
-from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.hooks.waylay import WaylayHook
-from airflow_provider_batchops.models.waylay import RulesQuery, rules_batch_body
-from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger
+from airflow_provider_batchops.models.waylay import (
+    DEFAULT_MAX_BATCH_SIZE,
+    RulesQuery,
+    combine_batch_reports,
+    resources_delete_bodies,
+    rules_batch_body,
+)
+from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger, batch_id_list
 
 
 class WaylayBatchOperator(StartAndWaitOperator):
-    """Base of the Waylay batch operators: the hook, the status read and the trigger.
+    """Base of the Waylay batch operators: start one or several batches, read them, defer on them.
 
     :param waylay_conn_id: the Airflow connection id (type ``waylay``).
     """
@@ -24,25 +31,38 @@ class WaylayBatchOperator(StartAndWaitOperator):
     def __init__(self, *, waylay_conn_id: str = WaylayHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.waylay_conn_id = waylay_conn_id
+        self._reports: ReportSet | None = None
 
     @cached_property
     def hook(self) -> WaylayHook:
         return WaylayHook(waylay_conn_id=self.waylay_conn_id)
 
-    def start(self, request: dict[str, Any]) -> str:
-        accepted = self.hook.start_batch(self.service, request)
-        self.log.info("Waylay accepted: %s", accepted["entity"].get("operation", {}).get("description", ""))
-        return str(accepted["entity"]["id"])
+    def start(self, request: list[dict[str, Any]]) -> str | list[str]:
+        """Send each body; one body gives one id, several give a list (in order)."""
+        ids: list[str] = []
+        for body in request:
+            try:
+                accepted = self.hook.start_batch(self.service, body)
+            except BatchOpsError as exc:
+                if not ids:
+                    raise
+                raise BatchOpsError(f"Started batches {ids}, then the next start failed: {exc}") from exc
+            ids.append(str(accepted["entity"]["id"]))
+            self.log.info("Waylay accepted batch %s: %s", ids[-1],
+                          accepted["entity"].get("operation", {}).get("description", ""))
+        return ids[0] if len(request) == 1 else ids
 
-    def read_status(self, remote_id: str) -> StatusReport:
-        return self.hook.get_batch_report(self.service, remote_id)
+    def read_status(self, remote_id: str | list[str]) -> StatusReport:
+        ids = batch_id_list(batch_ids=remote_id) if isinstance(remote_id, list) else [remote_id]
+        if self._reports is None or self._reports.ids != ids:
+            self._reports = ReportSet(ids, partial(combine_batch_reports, self.service))
+        pending = self._reports.pending()
+        return self._reports.update({i: self.hook.get_batch_report(self.service, i) for i in pending})
 
-    def make_trigger(self, remote_id: str, settings: WaitSettings) -> WaylayBatchTrigger:
+    def make_trigger(self, remote_id: str | list[str], settings: WaitSettings) -> WaylayBatchTrigger:
+        ids = {"batch_ids": remote_id} if isinstance(remote_id, list) else {"batch_id": remote_id}
         return WaylayBatchTrigger(
-            service=self.service,
-            batch_id=remote_id,
-            waylay_conn_id=self.waylay_conn_id,
-            **settings.trigger_kwargs(),
+            service=self.service, waylay_conn_id=self.waylay_conn_id, **ids, **settings.trigger_kwargs()
         )
 
 
@@ -96,8 +116,8 @@ class RulesBatchOperator(WaylayBatchOperator):
         self.ids = ids
         self.action_parameters = action_parameters
 
-    def validate(self) -> dict[str, Any]:
-        return rules_batch_body(self.action, self.query, self.ids, self.action_parameters)
+    def validate(self) -> list[dict[str, Any]]:
+        return [rules_batch_body(self.action, self.query, self.ids, self.action_parameters)]
 
 
 class RulesBatchDeleteOperator(RulesBatchOperator):
@@ -116,3 +136,53 @@ class RulesBatchDeleteOperator(RulesBatchOperator):
     ) -> None:
         kwargs.pop("action", None)
         super().__init__(action="delete", query=query, ids=ids, **kwargs)
+
+
+class ResourcesBatchDeleteOperator(WaylayBatchOperator):
+    """Bulk-delete Waylay resources or resource types (``POST /resources/v1/batch``) and wait.
+
+    More ids than ``max_batch_size`` are sent as several batches, followed together; the summary then
+    says so (``batches``, ``batch_ids``, ``split_note``). The batch ids are pushed to XCom (key
+    ``batch_ids``, a list) as soon as they are accepted. Per-item failures (e.g. a resource that is
+    still the parent of others) follow ``on_item_failure``.
+
+    :param ids: resource (or resource type) ids; a list, or an XCom list through templating.
+    :param entity: ``resource`` (default) or ``resourcetype``.
+    :param cascade: for resources, also delete their ``alarms``, ``measurements`` and/or ``tasks``.
+    :param max_batch_size: ids per batch (default 1000).
+    """
+
+    service = "resources"
+    remote_id_key = "batch_ids"
+    template_fields: tuple[str, ...] = (
+        *StartAndWaitOperator.template_fields,
+        "ids",
+        "entity",
+        "cascade",
+        "max_batch_size",
+        "waylay_conn_id",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"ids": "json"}
+    ui_color = "#c9e4f6"
+
+    def __init__(
+        self,
+        *,
+        ids: list[str] | str,
+        entity: str = "resource",
+        cascade: list[str] | None = None,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.ids = ids
+        self.entity = entity
+        self.cascade = cascade
+        self.max_batch_size = max_batch_size
+
+    def validate(self) -> list[dict[str, Any]]:
+        return resources_delete_bodies(self.ids, self.entity, self.cascade, self.max_batch_size)
+
+    def start(self, request: list[dict[str, Any]]) -> list[str]:
+        started = super().start(request)
+        return started if isinstance(started, list) else [started]

@@ -1,19 +1,48 @@
-"""Triggers that wait for Waylay batch operations."""
+"""Triggers that wait for Waylay batch operations and registry jobs."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from functools import partial
 from typing import Any
 
-from airflow_provider_batchops.core.state import StatusReport
+import aiohttp
+
+from airflow_provider_batchops.core.errors import BatchOpsError, InputError
+from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
 from airflow_provider_batchops.hooks.waylay import WaylayHook, check_id, check_service
+from airflow_provider_batchops.models.waylay import combine_batch_reports
+from airflow_provider_batchops.models.waylay_registry import (
+    TERMINAL_EVENTS,
+    check_job_type,
+    jobs_report,
+)
+
+
+def batch_id_list(batch_id: Any = None, batch_ids: Any = None) -> list[str]:
+    """One id or a list of ids (exactly one of the two), each a non-empty string."""
+    if (batch_id is None) == (batch_ids is None):
+        raise InputError("batch_id", "give exactly one of batch_id or batch_ids")
+    if batch_id is not None and not isinstance(batch_id, (list, tuple)):
+        return [check_id(batch_id, "batch_id")]
+    ids = list(batch_id if batch_id is not None else batch_ids)
+    if not ids:
+        raise InputError("batch_ids", "the list is empty")
+    return [check_id(i, f"batch_ids[{n}]") for n, i in enumerate(ids)]
 
 
 class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
-    """Wait until a rules or resources batch operation has finished (it carries ``finishedTime``).
+    """Wait until one or several rules or resources batch operations have finished.
+
+    A batch is finished once it carries ``finishedTime``/``results``. Several ids (a bulk delete
+    split into batches) finish together; finished ones are not read again.
 
     :param service: ``rules`` or ``resources``.
     :param batch_id: the batch operation id.
+    :param batch_ids: several batch ids instead of ``batch_id``.
     :param waylay_conn_id: the Airflow connection id.
     :param kwargs: the wait settings of :class:`~airflow_provider_batchops.core.trigger.StatusTrigger`.
     """
@@ -22,24 +51,181 @@ class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
         self,
         *,
         service: str,
-        batch_id: str,
+        batch_id: str | None = None,
+        batch_ids: list[str] | None = None,
         waylay_conn_id: str = WaylayHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.service = check_service(service)
-        self.batch_id = check_id(batch_id, "batch_id")
+        self.batch_ids = batch_id_list(batch_id, batch_ids)
         self.waylay_conn_id = waylay_conn_id
+        self._reports = ReportSet(self.batch_ids, partial(combine_batch_reports, self.service))
 
     def identity(self) -> dict[str, Any]:
-        return {"service": self.service, "batch_id": self.batch_id, "waylay_conn_id": self.waylay_conn_id}
+        ids: dict[str, Any] = (
+            {"batch_id": self.batch_ids[0]} if len(self.batch_ids) == 1 else {"batch_ids": self.batch_ids}
+        )
+        return {"service": self.service, **ids, "waylay_conn_id": self.waylay_conn_id}
 
     @property
     def remote_id(self) -> str:
-        return self.batch_id
+        return ", ".join(self.batch_ids)
 
     async def make_hook(self) -> WaylayHook:
         return WaylayHook(waylay_conn_id=self.waylay_conn_id)
 
     async def read_status(self, hook: WaylayHook) -> StatusReport:
-        return await hook.aget_batch_report(self.service, self.batch_id)
+        pending = self._reports.pending()
+        fresh = await asyncio.gather(*(hook.aget_batch_report(self.service, i) for i in pending))
+        return self._reports.update(dict(zip(pending, fresh, strict=True)))
+
+
+class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
+    """Wait for a registry job to complete or fail, listening to the job event stream.
+
+    It reads the job first (it may be finished already). Then it follows
+    ``GET /registry/v2/jobs/events`` filtered on the job, and reads the job again once the stream is
+    ready, so a transition before the subscription is not missed (events are not replayable). A
+    terminal event or ``close`` is confirmed by one more read. When the stream drops or is
+    unavailable it reconnects after the poll schedule's delay, reading the job on every reconnect;
+    with ``use_events=False`` it only polls.
+
+    :param job_type: the job type (``build``, ``deploy``, ``verify``, ...).
+    :param job_id: the job id (may contain ``$``).
+    :param children: also listen to the events of the job's child jobs.
+    :param use_events: follow the event stream (default) or only poll.
+    :param waylay_conn_id: the Airflow connection id.
+    """
+
+    #: Longest silence on the stream before it is taken as dropped (the server sends keep-alives).
+    stream_read_timeout = 60.0
+
+    def __init__(
+        self,
+        *,
+        job_type: str,
+        job_id: str,
+        children: bool = False,
+        use_events: bool = True,
+        waylay_conn_id: str = WaylayHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_type = check_job_type(job_type)
+        self.job_id = check_id(job_id, "job_id")
+        self.children = bool(children)
+        self.use_events = bool(use_events)
+        self.waylay_conn_id = waylay_conn_id
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "job_type": self.job_type,
+            "job_id": self.job_id,
+            "children": self.children,
+            "use_events": self.use_events,
+            "waylay_conn_id": self.waylay_conn_id,
+        }
+
+    @property
+    def remote_id(self) -> str:
+        return f"{self.job_type} job {self.job_id}"
+
+    async def make_hook(self) -> WaylayHook:
+        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
+
+    async def read_status(self, hook: WaylayHook) -> StatusReport:
+        report = await hook.aget_job_report(self.job_type, self.job_id)
+        if report.state.is_terminal or not self.use_events:
+            return report
+        heard = await self._listen(hook)
+        return heard or await hook.aget_job_report(self.job_type, self.job_id)
+
+    async def _listen(self, hook: WaylayHook) -> StatusReport | None:
+        """Follow the stream until it announces the end, the deadline passes or the stream fails.
+
+        Returns a terminal report read after the stream became ready, or ``None`` when the caller
+        should read the job to learn where it stands.
+        """
+        remaining = None if self.deadline is None else max(self.deadline - time.time(), 0.0)
+        try:
+            return await asyncio.wait_for(self._follow(hook), remaining)
+        except asyncio.TimeoutError:
+            return None
+        except (BatchOpsError, aiohttp.ClientError) as exc:
+            self.log.warning("Job event stream unavailable (%s); reading the job instead", exc)
+            return None
+
+    async def _follow(self, hook: WaylayHook) -> StatusReport | None:
+        async with hook.job_events(self.job_type, self.job_id, self.children, self.stream_read_timeout) as events:
+            async for event in events:
+                if event.event == "ack":
+                    report = await hook.aget_job_report(self.job_type, self.job_id)
+                    if report.state.is_terminal:
+                        return report
+                elif event.event == "close" or (event.event in TERMINAL_EVENTS and self._about_this_job(event.data)):
+                    return None
+        self.log.info("Job event stream ended; reading the job")
+        return None
+
+    def _about_this_job(self, data: str) -> bool:
+        try:
+            job = json.loads(data).get("job") or {}
+        except (ValueError, AttributeError):
+            return False
+        return job.get("id") == self.job_id and job.get("type", self.job_type) == self.job_type
+
+
+class WaylayRegistryJobsTrigger(StatusTrigger[WaylayHook]):
+    """Wait until every registry job matching a list query has finished (polling).
+
+    :param job_type: job types to list, or ``None`` for all.
+    :param function_name: keep only jobs of this plug/webscript/model name.
+    :param function_type: function types to list (``plugs``, ``webscripts``, ``kfserving``).
+    :param created_after: a registry ``TimestampSpec`` (age such as ``PT2H`` or an ISO date-time).
+    :param created_before: likewise.
+    :param states: job states to list.
+    :param limit: how many jobs to list (the API has no paging: narrow with the time filters).
+    :param waylay_conn_id: the Airflow connection id.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_type: list[str] | None = None,
+        function_name: str | None = None,
+        function_type: list[str] | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
+        states: list[str] | None = None,
+        limit: int = 1000,
+        waylay_conn_id: str = WaylayHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filters: dict[str, Any] = {
+            "job_type": job_type,
+            "function_type": function_type,
+            "created_after": created_after,
+            "created_before": created_before,
+            "states": states,
+            "limit": limit,
+        }
+        WaylayHook.list_jobs_call(**self.filters)  # validates, so a bad filter fails before deferring
+        self.function_name = function_name
+        self.waylay_conn_id = waylay_conn_id
+
+    def identity(self) -> dict[str, Any]:
+        return {**self.filters, "function_name": self.function_name, "waylay_conn_id": self.waylay_conn_id}
+
+    @property
+    def remote_id(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.identity().items() if v is not None and k != "waylay_conn_id"]
+        return "registry jobs " + " ".join(parts)
+
+    async def make_hook(self) -> WaylayHook:
+        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
+
+    async def read_status(self, hook: WaylayHook) -> StatusReport:
+        body = await hook.alist_jobs(**self.filters)
+        return jobs_report(body.get("jobs") or [], self.function_name, self.filters["limit"])

@@ -1,0 +1,124 @@
+"""Waylay registry jobs: list filters, and the mapping of job states onto :class:`BatchState`."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from airflow_provider_batchops.core.errors import BatchOpsError, InputError
+from airflow_provider_batchops.core.state import BatchState, StatusReport
+
+JOB_TYPES = ("build", "deploy", "verify", "undeploy", "batch", "scale", "cleanup", "notify")
+#: The list endpoint's type filter has no ``cleanup``.
+LISTABLE_JOB_TYPES = ("build", "deploy", "verify", "undeploy", "scale", "batch", "notify")
+JOB_STATES = ("completed", "failed", "active", "delayed", "waiting", "waiting-children", "prioritized", "unknown")
+FUNCTION_TYPES = ("plugs", "webscripts", "kfserving")
+TERMINAL_EVENTS = ("completed", "failed")
+
+_STATE_MAP = {
+    "completed": BatchState.SUCCEEDED,
+    "failed": BatchState.FAILED,
+    "active": BatchState.RUNNING,
+    "delayed": BatchState.QUEUED,  # waiting for a retry after a failed attempt
+    "waiting": BatchState.QUEUED,
+    "waiting-children": BatchState.RUNNING,
+    "prioritized": BatchState.QUEUED,
+}
+_AGE = re.compile(r"^(P[0-9YMWDTHS.]+|\d+[ybwdhms]?)$")
+_ABSOLUTE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def check_job_type(value: Any, field: str = "job_type", allowed: tuple[str, ...] = JOB_TYPES) -> str:
+    if value not in allowed:
+        raise InputError(field, f"{value!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def check_choices(values: Any, field: str, allowed: tuple[str, ...]) -> list[str] | None:
+    """``None``, one value or a list of values, each from ``allowed``."""
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else values
+    if not isinstance(items, (list, tuple, set)) or not items:
+        raise InputError(field, f"expected one or more of {', '.join(allowed)}")
+    for item in items:
+        if item not in allowed:
+            raise InputError(field, f"{item!r} is not one of {', '.join(allowed)}")
+    return list(dict.fromkeys(items))
+
+
+def timestamp_spec(value: Any, field: str) -> str | None:
+    """A registry ``TimestampSpec``: an age (``timedelta``, ``PT2H``, ``3d``) or a moment (``datetime``, ISO)."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        if value.total_seconds() <= 0:
+            raise InputError(field, "an age must be positive")
+        return f"{int(value.total_seconds())}s"
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    if _AGE.match(text) or _ABSOLUTE.match(text):
+        return text
+    raise InputError(field, f"expected an age (timedelta, 'PT2H', '3d') or a date-time, got {value!r}")
+
+
+def job_report(body: Any) -> StatusReport:
+    """Map ``GET /registry/v2/jobs/{type}/{id}`` onto a :class:`StatusReport`."""
+    job = body.get("job") if isinstance(body, dict) else None
+    if not isinstance(job, dict):
+        raise BatchOpsError(f"The registry answered without a job: {str(body)[:300]}")
+    inner: dict[str, Any] = job["job"] if isinstance(job.get("job"), dict) else {}
+    wire_state = str(job.get("state", "unknown"))
+    state = _STATE_MAP.get(wire_state, BatchState.UNKNOWN)
+    function: dict[str, Any] = job.get("function") or {}
+    summary = {
+        "service": "registry",
+        "job_type": job.get("type"),
+        "job_id": inner.get("id"),
+        "state": wire_state,
+        "operation": job.get("operation"),
+        "function": function,
+        "created_at": job.get("createdAt"),
+        "finished_at": job.get("finishedAt"),
+        "attempts": job.get("attemptsMade", inner.get("attemptsMade")),
+        "failed_reason": inner.get("failedReason"),
+        "result": job.get("result"),
+    }
+    label = f"{job.get('type')} job {inner.get('id')}"
+    if function.get("name"):
+        label += f" of {function.get('name')} {function.get('version') or ''}".rstrip()
+    message = f"{label} is {wire_state}"
+    if state is BatchState.FAILED:
+        message += f": {inner.get('failedReason') or 'no reason given'}"
+    return StatusReport(state, summary, message)
+
+
+def jobs_report(jobs: list[dict[str, Any]], function_name: str | None, limit: int) -> StatusReport:
+    """Several listed jobs as one report: finished when every one is; each failed job is a failed item."""
+    if function_name:
+        jobs = [j for j in jobs if (j.get("function") or {}).get("name") == function_name]
+    states: dict[str, int] = {}
+    for job in jobs:
+        states[str(job.get("state"))] = states.get(str(job.get("state")), 0) + 1
+    failed = [j for j in jobs if j.get("state") == "failed"]
+    unfinished = [j for j in jobs if j.get("state") not in TERMINAL_EVENTS]
+    summary: dict[str, Any] = {
+        "service": "registry",
+        "jobs": len(jobs),
+        "states": states,
+        "failed_jobs": [{"type": j.get("type"), "id": j.get("id")} for j in failed],
+        "unfinished_jobs": [{"type": j.get("type"), "id": j.get("id"), "state": j.get("state")} for j in unfinished],
+        "may_be_truncated": len(jobs) >= limit,
+    }
+    if unfinished:
+        return StatusReport(BatchState.RUNNING, summary, f"{len(unfinished)} of {len(jobs)} job(s) not finished")
+    if not failed:
+        return StatusReport(BatchState.SUCCEEDED, summary, f"all {len(jobs)} job(s) completed")
+    state = BatchState.PARTIALLY_FAILED if len(failed) < len(jobs) else BatchState.FAILED
+    ids = ", ".join(f"{j.get('type')}/{j.get('id')}" for j in failed[:5])
+    return StatusReport(state, summary, f"{len(failed)} of {len(jobs)} job(s) failed: {ids}", len(failed))
