@@ -11,16 +11,43 @@ from airflow_provider_batchops import __version__
 
 _PKG = "airflow_provider_batchops"
 
-_WAYLAY_FORM = {
-    "hidden-fields": ["schema", "port"],
-    "relabeling": {"host": "Gateway URL", "login": "API key", "password": "API secret"},
-    "placeholders": {
-        "host": "https://api.waylay.io",
-        "login": "24 hex characters",
-        "password": "API secret",
-        "extra": '{"auth": "token"}  or  {"auth": "basic"}  or  {"token": "<pre-issued JWT>"}',
+#: Connection forms, also given by each hook's ``get_ui_field_behaviour`` (a test keeps them equal).
+CONNECTION_FORMS: dict[str, dict[str, Any]] = {
+    "waylay": {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {"host": "Gateway URL", "login": "API key", "password": "API secret"},
+        "placeholders": {
+            "host": "https://api.waylay.io",
+            "login": "24 hex characters",
+            "password": "API secret",
+            "extra": '{"auth": "token"}  or  {"auth": "basic"}  or  {"token": "<pre-issued JWT>"}',
+        },
+    },
+    "superoffice": {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {
+            "host": "WebAPI base URL",
+            "login": "User (basic auth only)",
+            "password": "Access token / ticket / password",
+        },
+        "placeholders": {
+            "host": "https://sod.superoffice.com/Cust12345",
+            "login": "only for auth=basic (onsite)",
+            "password": "8A:Cust12345... (bearer) or 7T:... (soticket)",
+            "extra": '{"auth": "bearer"}  or  {"auth": "soticket", "app_token": "<client secret>"}',
+        },
     },
 }
+_SERVICES = {"Waylay": "waylay", "SuperOffice": "superoffice"}
+_HOOKS = {"waylay": "WaylayHook", "superoffice": "SuperOfficeHook"}
+_DOCS = {"Waylay": "https://docs.waylay.io/", "SuperOffice": "https://docs.superoffice.com/"}
+
+
+def _modules(kind: str) -> list[dict[str, Any]]:
+    return [
+        {"integration-name": name, "python-modules": [f"{_PKG}.{kind}.{module}"]}
+        for name, module in _SERVICES.items()
+    ]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -31,21 +58,18 @@ def get_provider_info() -> dict[str, Any]:
         "sensors and triggers.",
         "versions": [__version__],
         "integrations": [
-            {
-                "integration-name": "Waylay",
-                "external-doc-url": "https://docs.waylay.io/",
-                "tags": ["service"],
-            }
+            {"integration-name": name, "external-doc-url": _DOCS[name], "tags": ["service"]} for name in _SERVICES
         ],
-        "hooks": [{"integration-name": "Waylay", "python-modules": [f"{_PKG}.hooks.waylay"]}],
-        "operators": [{"integration-name": "Waylay", "python-modules": [f"{_PKG}.operators.waylay"]}],
-        "sensors": [{"integration-name": "Waylay", "python-modules": [f"{_PKG}.sensors.waylay"]}],
-        "triggers": [{"integration-name": "Waylay", "python-modules": [f"{_PKG}.triggers.waylay"]}],
+        "hooks": _modules("hooks"),
+        "operators": _modules("operators"),
+        "sensors": _modules("sensors"),
+        "triggers": _modules("triggers"),
         "connection-types": [
             {
-                "connection-type": "waylay",
-                "hook-class-name": f"{_PKG}.hooks.waylay.WaylayHook",
-                "ui-field-behaviour": _WAYLAY_FORM,
+                "connection-type": conn_type,
+                "hook-class-name": f"{_PKG}.hooks.{conn_type}.{hook}",
+                "ui-field-behaviour": CONNECTION_FORMS[conn_type],
             }
+            for conn_type, hook in _HOOKS.items()
         ],
     }

@@ -72,7 +72,8 @@ class ApiError(BatchOpsError):
             for key in ("error", "ErrorMessage", "message", "detail", "Message"):
                 value = self.body.get(key)
                 if isinstance(value, str) and value:
-                    return value
+                    kind = self.body.get("ErrorType")  # SuperOffice names the exception type apart
+                    return f"{kind}: {value}" if isinstance(kind, str) and kind else value
         return None
 
     def _describe(self) -> str:

@@ -123,3 +123,15 @@ def _secrets_of(conn: Connection) -> list[str]:
             if isinstance(value, str) and value and any(w in key.lower() for w in _SENSITIVE_EXTRA_WORDS)
         )
     return found
+
+
+def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
+    """The connection form of ``conn_type`` in the legacy ``get_ui_field_behaviour`` shape."""
+    from airflow_provider_batchops.get_provider_info import CONNECTION_FORMS
+
+    form = CONNECTION_FORMS[conn_type]
+    return {
+        "hidden_fields": list(form["hidden-fields"]),
+        "relabeling": dict(form["relabeling"]),
+        "placeholders": dict(form["placeholders"]),
+    }

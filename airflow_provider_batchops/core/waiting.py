@@ -113,6 +113,7 @@ class WaitLoop:
         self.polls = 0
         self.failures_in_a_row = 0
         self.last_report: StatusReport | None = None
+        self._last_progress: Any = None
 
     def decide(self, report: StatusReport | None, error: Exception | None = None) -> Decision:
         self.polls += 1
@@ -125,6 +126,10 @@ class WaitLoop:
             assert report is not None
             self.failures_in_a_row = 0
             self.last_report = report
+            progress = report.summary.get("progress")
+            if progress is not None and progress != self._last_progress:
+                self._last_progress = progress
+                log.info("Progress: %s", progress)
             if report.state.is_terminal:
                 return Decision("done", report)
         delay = self.schedule.delay(self.polls)

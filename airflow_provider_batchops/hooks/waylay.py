@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_batchops.core.auth import Auth, StaticAuth, Token, TokenAuth, credential_key
 from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, ConnectionConfigError, InputError
-from airflow_provider_batchops.core.hook import ApiHook
+from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
 from airflow_provider_batchops.core.http import ApiClient, Call
 from airflow_provider_batchops.core.sse import ServerSentEvent, aiter_events
 from airflow_provider_batchops.core.state import StatusReport
@@ -88,16 +88,7 @@ class WaylayHook(ApiHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "Gateway URL", "login": "API key", "password": "API secret"},
-            "placeholders": {
-                "host": "https://api.waylay.io",
-                "login": "24 hex characters",
-                "password": "API secret",
-                "extra": '{"auth": "token"}  or  {"auth": "basic"}  or  {"token": "<pre-issued JWT>"}',
-            },
-        }
+        return ui_field_behaviour("waylay")
 
     # -- client ----------------------------------------------------------------------------------
     def build_client(self, conn: Connection) -> ApiClient:

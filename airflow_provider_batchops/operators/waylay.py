@@ -6,7 +6,7 @@ from functools import cached_property, partial
 from typing import Any, ClassVar
 
 from airflow_provider_batchops.core.errors import BatchOpsError
-from airflow_provider_batchops.core.operator import StartAndWaitOperator, WaitSettings
+from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator, WaitSettings
 from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import (
@@ -52,14 +52,14 @@ class WaylayBatchOperator(StartAndWaitOperator):
                           accepted["entity"].get("operation", {}).get("description", ""))
         return ids[0] if len(request) == 1 else ids
 
-    def read_status(self, remote_id: str | list[str]) -> StatusReport:
-        ids = batch_id_list(batch_ids=remote_id) if isinstance(remote_id, list) else [remote_id]
+    def read_status(self, remote_id: RemoteId) -> StatusReport:
+        ids = batch_id_list(batch_ids=remote_id) if isinstance(remote_id, list) else [str(remote_id)]
         if self._reports is None or self._reports.ids != ids:
             self._reports = ReportSet(ids, partial(combine_batch_reports, self.service))
         pending = self._reports.pending()
         return self._reports.update({i: self.hook.get_batch_report(self.service, i) for i in pending})
 
-    def make_trigger(self, remote_id: str | list[str], settings: WaitSettings) -> WaylayBatchTrigger:
+    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayBatchTrigger:
         ids = {"batch_ids": remote_id} if isinstance(remote_id, list) else {"batch_id": remote_id}
         return WaylayBatchTrigger(
             service=self.service, waylay_conn_id=self.waylay_conn_id, **ids, **settings.trigger_kwargs()

@@ -1,0 +1,54 @@
+"""Trigger that watches a SuperOffice batch task to its end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.trigger import StatusTrigger
+from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
+from airflow_provider_batchops.models.superoffice import CANCELLABLE, check_task_id
+
+
+class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
+    """Wait until a batch task is ``Succeeded``, ``SucceededManualCleanup`` or ``Failed``.
+
+    Progress (``ProgressPercent``, ``ProgressDescription``) is logged when it changes. When a user
+    kills the deferred task (Airflow 3.3+), the remote task is stopped where its
+    ``CancellationBehaviour`` allows.
+
+    :param batch_task_id: the task id returned by ``POST /api/v1/BatchTask``.
+    :param superoffice_conn_id: the Airflow connection id.
+    """
+
+    def __init__(
+        self, *, batch_task_id: int, superoffice_conn_id: str = SuperOfficeHook.default_conn_name, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.batch_task_id = check_task_id(batch_task_id)
+        self.superoffice_conn_id = superoffice_conn_id
+
+    def identity(self) -> dict[str, Any]:
+        return {"batch_task_id": self.batch_task_id, "superoffice_conn_id": self.superoffice_conn_id}
+
+    @property
+    def remote_id(self) -> str:
+        return str(self.batch_task_id)
+
+    async def make_hook(self) -> SuperOfficeHook:
+        return SuperOfficeHook(superoffice_conn_id=self.superoffice_conn_id)
+
+    async def read_status(self, hook: SuperOfficeHook) -> StatusReport:
+        return await hook.aget_task_report(self.batch_task_id)
+
+    async def on_kill(self) -> None:
+        """Stop the remote task on an explicit user kill (never on a triggerer restart)."""
+        hook = await self.make_hook()
+        try:
+            report = await hook.aget_task_report(self.batch_task_id)
+            if report.state.is_terminal or report.summary.get("cancellation_behaviour") not in CANCELLABLE:
+                return
+            stopped = await hook.astop_task(self.batch_task_id)
+            self.log.info("Stop of SuperOffice batch task %s: %s", self.batch_task_id, stopped)
+        except Exception as exc:  # best effort: the kill itself must go through
+            self.log.warning("Could not stop SuperOffice batch task %s: %s", self.batch_task_id, exc)
