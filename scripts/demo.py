@@ -15,23 +15,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".airflow-demo"
 DAGS = ROOT / "example_dags"
-#: Each example DAG with the run conf that makes it quick against the simulator.
 RETURNED = re.compile(r"Returned value was: (.*?)(?:\s+\[airflow\.|$)", re.MULTILINE)
-RUNS: dict[str, dict] = {
-    "waylay_rules_cleanup": {"poll_interval": 1},
-}
 
 
 def start_simulator() -> tuple[subprocess.Popen, str]:
     port_file = HOME / "simulator.port"
     proc = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_batchops.simulator", "--port", "0",
-         "--port-file", str(port_file), "--seed", "7", "--tasks", "400", "--batch-delay", "2"],
+         "--port-file", str(port_file), "--seed", "7", "--tasks", "400", "--batch-delay", "2",
+         "--job-step-delay", "1"],
         stdout=subprocess.DEVNULL,
         stderr=open(HOME / "simulator.log", "w"),
     )
@@ -46,6 +44,53 @@ def start_simulator() -> tuple[subprocess.Popen, str]:
     sys.exit(f"The simulator did not start; see {HOME / 'simulator.log'}")
 
 
+
+
+def control(url: str, path: str, body: object) -> object:
+    request = urllib.request.Request(
+        f"{url}/_sim/{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return json.load(resp)
+
+
+def prepare_rules_cleanup(url: str) -> dict:
+    return {"poll_interval": 1}
+
+
+def prepare_bulk_delete(url: str) -> dict:
+    """1,500 resources of a site; one stays the parent of a resource elsewhere, so its delete fails."""
+    ids = [f"site7-sensor-{n:04d}" for n in range(1500)]
+    resources = [{"id": i, "name": i, "resourceTypeId": "sensor"} for i in ids]
+    resources.append({"id": "site8-gateway", "name": "site8-gateway", "resourceTypeId": "sensor",
+                      "parentId": ids[0]})
+    control(url, "resources", resources)
+    return {"resource_ids": ids, "poll_interval": 1}
+
+
+def prepare_plug_release(url: str) -> dict:
+    job = control(url, "registry/jobs", {
+        "type": "verify", "children": True,
+        "function": {"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"},
+    })
+    assert isinstance(job, dict)
+    return {"verify_job_id": job["id"]}
+
+
+def prepare_superoffice_export(url: str) -> dict:
+    control(url, "config", {"so_step_delay": 1})
+    return {"poll_interval": 1}
+
+
+#: Each example DAG with the step that prepares the simulator and returns the run conf.
+RUNS: dict[str, Callable[[str], dict]] = {
+    "waylay_rules_cleanup": prepare_rules_cleanup,
+    "waylay_resources_bulk_delete": prepare_bulk_delete,
+    "waylay_plug_release": prepare_plug_release,
+    "superoffice_nightly_export": prepare_superoffice_export,
+}
+
+
 def counters(url: str) -> dict:
     with urllib.request.urlopen(f"{url}/_sim/counters", timeout=5) as resp:
         return json.load(resp)
@@ -53,6 +98,7 @@ def counters(url: str) -> dict:
 
 def airflow_env(sim_url: str) -> dict[str, str]:
     from airflow_provider_batchops.simulator import SIM_API_KEY, SIM_API_SECRET
+    from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
     env.update(
@@ -62,6 +108,9 @@ def airflow_env(sim_url: str) -> dict[str, str]:
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
         AIRFLOW_CONN_WAYLAY_DEFAULT=json.dumps(
             {"conn_type": "waylay", "host": sim_url, "login": SIM_API_KEY, "password": SIM_API_SECRET}
+        ),
+        AIRFLOW_CONN_SUPEROFFICE_DEFAULT=json.dumps(
+            {"conn_type": "superoffice", "host": f"{sim_url}/Cust12345", "password": SO_ACCESS_TOKEN}
         ),
     )
     return env
@@ -94,7 +143,8 @@ def main() -> int:
         env = airflow_env(url)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
-        for dag_id, conf in RUNS.items():
+        for dag_id, prepare in RUNS.items():
+            conf = prepare(url)
             before = counters(url)["requests"]
             ok, elapsed, notes = run_dag(dag_id, conf, env)
             after = counters(url)["requests"]

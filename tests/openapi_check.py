@@ -11,6 +11,9 @@ exclusive (no ``additionalProperties: false``). A finished ``BatchOperationResul
 as a running operation. So branches are first told apart by the properties they declare: for an
 object, only the branches declaring all of its keys are candidates (all branches if none does),
 and at least one candidate must match.
+
+``validate_schema`` checks against a named component schema, e.g. one server-sent event
+(``{"event": ..., "data": ...}``) against ``EventWithCloseSSE``, which has no JSON response to hang on.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = [
     "spec_available",
     "validate_request_body",
     "validate_response",
+    "validate_schema",
 ]
 
 
@@ -240,3 +244,16 @@ def validate_response(spec_name: str, method: str, path_template: str, status: i
     schema = response_schema(spec_name, method, path_template, status)
     if schema is not None:
         _validate(spec_name, schema, body)
+
+
+def validate_schema(spec_name: str, schema: str, instance: Any) -> None:
+    """Raise ``jsonschema.ValidationError`` if ``instance`` does not match a schema of the spec.
+
+    ``schema`` is a name under ``#/components/schemas`` or a JSON pointer starting with ``/``.
+    """
+    pointer = schema if schema.startswith("/") else _pointer("components", "schemas", schema)
+    try:
+        _local(load_spec(spec_name), "#" + pointer)
+    except (KeyError, IndexError, TypeError):
+        raise KeyError(f"{spec_name} has no schema at {pointer}") from None
+    _validate(spec_name, pointer, instance)

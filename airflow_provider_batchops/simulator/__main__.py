@@ -19,15 +19,25 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line parser."""
     parser = argparse.ArgumentParser(
         prog="batchops-simulator",
-        description="Serve the emulated batch APIs (Waylay token + rules batch) on a loopback port.",
+        description=(
+            "Serve the emulated Waylay APIs (token, rules and resources batch, registry jobs and their "
+            "event stream) and SuperOffice BatchTask endpoints on a loopback port."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=8787, help="port; 0 picks a free one")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the generated task set")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the generated tasks and resources")
     parser.add_argument("--tasks", type=int, default=200, help="number of generated rules tasks")
+    parser.add_argument("--resources", type=int, default=300, help="number of generated resources")
     parser.add_argument("--batch-delay", type=float, default=2.0, help="seconds before a batch finishes")
     parser.add_argument("--token-ttl", type=float, default=3600.0, help="lifetime of issued tokens, seconds")
     parser.add_argument("--fail-ratio", type=float, default=0.0, help="share of tasks failing in batches")
+    parser.add_argument("--job-step-delay", type=float, default=1.0, help="seconds per registry job state step")
+    parser.add_argument("--sse-keepalive", type=float, default=15.0, help="idle seconds between SSE keep-alives")
+    parser.add_argument("--sse-crlf", action="store_true", help="end event stream lines in CRLF")
+    parser.add_argument("--sse-multiline", action="store_true", help="split some SSE JSON data over two lines")
+    parser.add_argument("--so-step-delay", type=float, default=0.5,
+                        help="seconds per SuperOffice batch task state step")
     parser.add_argument("--port-file", type=Path, help="write the listening port to this file once ready")
     return parser
 
@@ -46,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"refusing to listen on {args.host}: only loopback addresses are allowed")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
-    if args.tasks < 0 or args.batch_delay < 0 or args.token_ttl < 0:
-        parser.error("--tasks, --batch-delay and --token-ttl must not be negative")
+    if min(args.tasks, args.resources, args.batch_delay, args.token_ttl, args.job_step_delay, args.so_step_delay) < 0:
+        parser.error("counts, delays and --token-ttl must not be negative")
+    if args.sse_keepalive <= 0:
+        parser.error("--sse-keepalive must be positive")
     if not 0.0 <= args.fail_ratio <= 1.0:
         parser.error("--fail-ratio must be between 0 and 1")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,9 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         seed=args.seed,
         tasks=args.tasks,
+        resources=args.resources,
         batch_delay=args.batch_delay,
         token_ttl=args.token_ttl,
         fail_ratio=args.fail_ratio,
+        job_step_delay=args.job_step_delay,
+        sse_keepalive=args.sse_keepalive,
+        sse_crlf=args.sse_crlf,
+        sse_multiline=args.sse_multiline,
+        so_step_delay=args.so_step_delay,
     )
     stop = threading.Event()
 

@@ -10,42 +10,59 @@ import time
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import waylay
+from . import control, superoffice, waylay
 from .faults import FaultRule, FaultSet
-from .http import error, json_body
+from .http import error
+from .waylay_registry import CUT_SCOPE_KEY
 
 #: API key accepted by the simulator (24 hex characters, like a real Waylay key).
 SIM_API_KEY = "5ca1ab1e0ddba11c0ffee000"
 #: API secret accepted by the simulator (base64 of 24 bytes).
 SIM_API_SECRET = "c2ltdWxhdG9yLXNlY3JldC0wMTIzNDU2"
 
-CONTROL_PREFIX = "/_sim"
+CONTROL_PREFIX = control.CONTROL_PREFIX
 UNMATCHED = "<unmatched>"
+#: Route keys that stream (server-sent events); only they take ``cut`` faults.
+STREAMING_ROUTES = frozenset({"GET /registry/v2/jobs/events"})
 
 
 @dataclass
 class SimulatorConfig:
-    """Start-up settings; ``batch_delay``, ``token_ttl`` and ``fail_ratio`` can change at run time."""
+    """Start-up settings; those in :data:`RUNTIME_SETTINGS` can change at run time.
+
+    ``job_step_delay``: seconds per registry job state step; ``sse_keepalive``: idle seconds
+    between keep-alives on event streams; ``sse_crlf``: end event stream lines in ``\\r\\n``;
+    ``sse_multiline``: split every other JSON event payload over two ``data:`` lines;
+    ``so_step_delay``: seconds per SuperOffice batch task state step.
+    """
 
     host: str = "127.0.0.1"
     port: int = 0
     seed: int = 42
     tasks: int = 200
+    resources: int = 300
     batch_delay: float = 2.0
     token_ttl: float = 3600.0
     fail_ratio: float = 0.0
+    job_step_delay: float = 1.0
+    sse_keepalive: float = 15.0
+    sse_crlf: bool = False
+    sse_multiline: bool = False
+    so_step_delay: float = 0.5
     api_key: str = SIM_API_KEY
     api_secret: str = SIM_API_SECRET
     tenant: str = "simulator"
 
 
-RUNTIME_SETTINGS = ("batch_delay", "token_ttl", "fail_ratio")
+NUMBER_SETTINGS = ("batch_delay", "token_ttl", "fail_ratio", "job_step_delay", "sse_keepalive", "so_step_delay")
+FLAG_SETTINGS = ("sse_crlf", "sse_multiline")
+RUNTIME_SETTINGS = NUMBER_SETTINGS + FLAG_SETTINGS
 
 
 class Counters:
@@ -92,6 +109,7 @@ class SimState:
         self.counters = Counters()
         self.faults = FaultSet()
         self.waylay = waylay.WaylayState(self)
+        self.superoffice = superoffice.SuperOfficeState(lambda: self.config.so_step_delay)
 
     def reset(self, state: bool = False) -> None:
         """Clear counters and faults; with ``state`` also restore the start-up settings and re-seed."""
@@ -100,22 +118,29 @@ class SimState:
         if state:
             self.config = replace(self.initial)
             self.waylay.reseed()
+            self.superoffice.reset()
 
     def update_config(self, changes: dict[str, Any]) -> None:
-        """Apply run-time settings; raise ``ValueError`` on a bad one. A new fail_ratio re-seeds."""
+        """Apply run-time settings; raise ``ValueError`` on a bad one. A new fail_ratio re-seeds the tasks."""
         for key, value in changes.items():
             if key not in RUNTIME_SETTINGS:
                 raise ValueError(f"unknown setting {key}, we support {', '.join(RUNTIME_SETTINGS)}")
+            if key in FLAG_SETTINGS:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false")
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{key} must be a number >= 0")
             if key == "fail_ratio" and value > 1:
                 raise ValueError("fail_ratio must be between 0 and 1")
+            if key == "sse_keepalive" and value <= 0:
+                raise ValueError("sse_keepalive must be a number > 0")
         config = replace(self.config)
         for key, value in changes.items():
-            setattr(config, key, float(value))
+            setattr(config, key, value if key in FLAG_SETTINGS else float(value))
         self.config = config
         if "fail_ratio" in changes:
-            self.waylay.reseed()
+            self.waylay.rules.reseed()
 
     def public_config(self) -> dict[str, Any]:
         """Current settings, without the API secret."""
@@ -150,11 +175,13 @@ class SimMiddleware:
         key = self.route_key(scope)
         counters = self.sim.counters
         counters.hit(key)
-        rule = self.sim.faults.take(key)
-        if rule is not None and rule.kind != "slow":
+        rule = self.sim.faults.take(key, streaming=key in STREAMING_ROUTES)
+        if rule is not None and rule.kind not in ("slow", "cut"):
             await self._fault(rule, key, send)
             return
-        if rule is not None:
+        if rule is not None and rule.kind == "cut":
+            scope = {**scope, CUT_SCOPE_KEY: rule.after_events}
+        elif rule is not None:
             await asyncio.sleep(rule.delay)
 
         async def counting_send(message: Message) -> None:
@@ -199,103 +226,6 @@ def _quiet_dropped_responses() -> None:
         logger.addFilter(_DroppedResponseFilter())
 
 
-control = APIRouter(prefix=CONTROL_PREFIX)
-
-
-def _sim(request: Request) -> SimState:
-    sim: SimState = request.app.state.sim
-    return sim
-
-
-@control.get("/health")
-async def health() -> Response:
-    """Liveness check."""
-    return JSONResponse({"ok": True})
-
-
-@control.get("/counters")
-async def get_counters(request: Request) -> Response:
-    """Request counters since the last reset."""
-    return JSONResponse(_sim(request).counters.snapshot())
-
-
-@control.post("/reset")
-async def reset(request: Request) -> Response:
-    """Clear counters and faults; ``{"state": true}`` also re-seeds and restores the settings."""
-    body = await json_body(request)
-    _sim(request).reset(state=isinstance(body, dict) and body.get("state") is True)
-    return JSONResponse({"reset": True})
-
-
-@control.get("/faults")
-async def list_faults(request: Request) -> Response:
-    """Active fault rules."""
-    return JSONResponse(_sim(request).faults.list())
-
-
-@control.post("/faults")
-async def add_fault(request: Request) -> Response:
-    """Activate a fault rule."""
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        return error(400, "expected a JSON object describing the fault")
-    try:
-        rule = FaultRule.from_dict(body)
-    except ValueError as exc:
-        return error(400, str(exc))
-    return JSONResponse(_sim(request).faults.add(rule).to_dict(), status_code=201)
-
-
-@control.delete("/faults")
-async def clear_faults(request: Request) -> Response:
-    """Remove every fault rule."""
-    return JSONResponse({"cleared": _sim(request).faults.clear()})
-
-
-@control.post("/tokens/expire")
-async def expire_tokens(request: Request) -> Response:
-    """Revoke every token issued so far."""
-    _sim(request).waylay.tokens.revoke_all()
-    return JSONResponse({"revoked": True})
-
-
-@control.get("/config")
-async def get_config(request: Request) -> Response:
-    """Current settings."""
-    return JSONResponse(_sim(request).public_config())
-
-
-@control.post("/config")
-async def set_config(request: Request) -> Response:
-    """Change ``batch_delay``, ``token_ttl`` and/or ``fail_ratio``."""
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        return error(400, "expected a JSON object of settings")
-    try:
-        _sim(request).update_config(body)
-    except ValueError as exc:
-        return error(400, str(exc))
-    return JSONResponse(_sim(request).public_config())
-
-
-@control.get("/rules/tasks")
-async def list_tasks(request: Request) -> Response:
-    """Every task in the rules store."""
-    return JSONResponse(_sim(request).waylay.list_tasks())
-
-
-@control.post("/rules/tasks")
-async def put_tasks(request: Request) -> Response:
-    """Insert or replace tasks given as a JSON list; ``?replace=true`` empties the store first."""
-    body = await json_body(request)
-    valid = isinstance(body, list) and all(isinstance(t, dict) and isinstance(t.get("id"), str) for t in body)
-    if not valid:
-        return error(400, "expected a JSON list of task objects, each with a string id")
-    replace_all = request.query_params.get("replace", "").lower() in ("1", "true", "yes")
-    total = _sim(request).waylay.put_tasks(body, replace=replace_all)
-    return JSONResponse({"stored": len(body), "total": total})
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
     message = exc.detail if isinstance(exc, StarletteHTTPException) else "Internal error"
@@ -308,8 +238,10 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app = FastAPI(title="batchops simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sim = sim
     app.include_router(waylay.router)
-    app.include_router(control)
+    app.include_router(superoffice.router)
+    app.include_router(control.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(superoffice.SoError, superoffice.so_error_handler)
     app.add_middleware(SimMiddleware, sim=sim, router=app.router)
     _quiet_dropped_responses()
     return app

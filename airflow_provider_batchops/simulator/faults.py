@@ -7,7 +7,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-FAULT_KINDS = ("status", "slow", "drop", "malformed")
+FAULT_KINDS = ("status", "slow", "drop", "malformed", "cut")
+#: Kinds that only apply to streaming routes (server-sent events).
+STREAM_KINDS = ("cut",)
 
 
 @dataclass
@@ -17,6 +19,8 @@ class FaultRule:
     ``route`` is ``"*"``, a route key such as ``"GET /rules/v1/batch/{batchId}"``,
     or a bare route template (any method). ``times`` is how many more requests
     the rule applies to; ``None`` means every matching request until cleared.
+    ``cut`` ends an event stream abruptly after ``after_events`` events; it only
+    applies to streaming routes.
     """
 
     route: str = "*"
@@ -25,6 +29,7 @@ class FaultRule:
     retry_after: int | float | str | None = None
     delay: float = 0.0
     times: int | None = None
+    after_events: int = 1
     id: int = 0
 
     def matches(self, route_key: str) -> bool:
@@ -50,12 +55,13 @@ class FaultRule:
             "retry_after": self.retry_after,
             "delay": self.delay,
             "times": self.times,
+            "after_events": self.after_events,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> FaultRule:
         """Build a rule from JSON; raise ``ValueError`` on a bad field."""
-        unknown = set(data) - {"route", "kind", "status", "retry_after", "delay", "times", "id"}
+        unknown = set(data) - {"route", "kind", "status", "retry_after", "delay", "times", "after_events", "id"}
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
         route = data.get("route", "*")
@@ -64,6 +70,7 @@ class FaultRule:
         retry_after = data.get("retry_after")
         delay = data.get("delay", 0.0)
         times = data.get("times")
+        after_events = data.get("after_events", 1)
         if not isinstance(route, str) or not route:
             raise ValueError("route must be a non-empty string")
         if kind not in FAULT_KINDS:
@@ -80,6 +87,8 @@ class FaultRule:
             raise ValueError("delay must be a number of seconds >= 0")
         if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
             raise ValueError("times must be a positive integer or null")
+        if not isinstance(after_events, int) or isinstance(after_events, bool) or after_events < 1:
+            raise ValueError("after_events must be a positive integer")
         return cls(
             route=route,
             kind=str(kind),
@@ -87,6 +96,7 @@ class FaultRule:
             retry_after=retry_after,
             delay=float(delay),
             times=times,
+            after_events=after_events,
         )
 
 
@@ -117,13 +127,16 @@ class FaultSet:
         with self._lock:
             return [rule.to_dict() for rule in self._rules]
 
-    def take(self, route_key: str) -> FaultRule | None:
-        """Return the first rule matching ``route_key`` and use up one of its times."""
+    def take(self, route_key: str, streaming: bool = False) -> FaultRule | None:
+        """Return the first rule matching ``route_key`` and use up one of its times.
+
+        Stream-only kinds (``cut``) are skipped unless the route is ``streaming``.
+        """
         if not self._rules:
             return None
         with self._lock:
             for index, rule in enumerate(self._rules):
-                if not rule.matches(route_key):
+                if not rule.matches(route_key) or (rule.kind in STREAM_KINDS and not streaming):
                     continue
                 if rule.times is not None:
                     rule.times -= 1

@@ -13,6 +13,7 @@ import uvicorn
 
 from .app import SimState, SimulatorConfig, create_app
 from .faults import FaultRule
+from .registry_jobs import parse_job_spec
 
 
 def is_loopback(host: str) -> bool:
@@ -125,7 +126,7 @@ class SimulatorServer:
         return self.app_state.counters.snapshot()
 
     def reset(self, state: bool = True) -> None:
-        """Clear counters and faults; with ``state`` also restore settings, re-seed tasks, drop batches."""
+        """Clear counters and faults; with ``state`` also restore settings, re-seed stores, drop batches and jobs."""
         self.app_state.reset(state=state)
 
     def add_fault(
@@ -136,18 +137,19 @@ class SimulatorServer:
         retry_after: float | str | None = None,
         delay: float = 0.0,
         times: int | None = None,
+        after_events: int = 1,
     ) -> dict[str, object]:
         """Activate a fault rule (see ``POST /_sim/faults``) and return it as JSON."""
         spec = {"route": route, "kind": kind, "status": status, "retry_after": retry_after, "delay": delay}
-        rule = FaultRule.from_dict({**spec, "times": times})
+        rule = FaultRule.from_dict({**spec, "times": times, "after_events": after_events})
         return self.app_state.faults.add(rule).to_dict()
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""
         self.app_state.faults.clear()
 
-    def configure(self, **changes: float) -> None:
-        """Change ``batch_delay``, ``token_ttl`` and/or ``fail_ratio`` at run time."""
+    def configure(self, **changes: float | bool) -> None:
+        """Change run-time settings, e.g. ``batch_delay``, ``job_step_delay``, ``sse_keepalive``, ``sse_crlf``."""
         self.app_state.update_config(changes)
 
     def expire_tokens(self) -> None:
@@ -157,6 +159,18 @@ class SimulatorServer:
     def put_tasks(self, tasks: list[dict[str, Any]], replace: bool = False) -> int:
         """Insert or replace rules tasks; return the store size."""
         return self.app_state.waylay.put_tasks(tasks, replace=replace)
+
+    def put_resources(self, resources: list[dict[str, Any]], replace: bool = False) -> int:
+        """Insert or replace resources (``{id, name?, resourceTypeId?, parentId?}``); return the store size."""
+        return self.app_state.waylay.resources.put("resource", resources, replace=replace)
+
+    def put_resource_types(self, types: list[dict[str, Any]], replace: bool = False) -> int:
+        """Insert or replace resource types (``{id, name?}``); return the store size."""
+        return self.app_state.waylay.resources.put("resourcetype", types, replace=replace)
+
+    def create_job(self, **spec: Any) -> dict[str, Any]:
+        """Create a registry job (fields as for ``POST /_sim/registry/jobs``); return ``{type, id, children}``."""
+        return self.app_state.waylay.registry.create(parse_job_spec(spec)).reference()
 
     def issue_token(self) -> str:
         """A valid Waylay JWT, as the token endpoint would return."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_batchops.core.http import shared_session
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
@@ -43,12 +44,13 @@ class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
 
     async def on_kill(self) -> None:
         """Stop the remote task on an explicit user kill (never on a triggerer restart)."""
-        hook = await self.make_hook()
         try:
-            report = await hook.aget_task_report(self.batch_task_id)
-            if report.state.is_terminal or report.summary.get("cancellation_behaviour") not in CANCELLABLE:
-                return
-            stopped = await hook.astop_task(self.batch_task_id)
+            async with shared_session():
+                hook = await self.make_hook()
+                report = await hook.aget_task_report(self.batch_task_id)
+                if report.state.is_terminal or report.summary.get("cancellation_behaviour") not in CANCELLABLE:
+                    return
+                stopped = await hook.astop_task(self.batch_task_id)
             self.log.info("Stop of SuperOffice batch task %s: %s", self.batch_task_id, stopped)
         except Exception as exc:  # best effort: the kill itself must go through
             self.log.warning("Could not stop SuperOffice batch task %s: %s", self.batch_task_id, exc)

@@ -39,7 +39,8 @@ def dagbag(airflow_db):
 
 def test_every_example_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "waylay_rules_cleanup" in dagbag.dag_ids
+    assert {"waylay_rules_cleanup", "waylay_resources_bulk_delete", "waylay_plug_release",
+            "superoffice_nightly_export"} <= set(dagbag.dag_ids)
 
 
 def _control(sim, method, path, body=None):
@@ -77,3 +78,62 @@ def test_rules_cleanup_deletes_only_old_stopped_one_off_tasks(dagbag, sim_conn):
         task = before[task_id]
         assert (task["type"], task["status"]) == ("onetime", "stopped")
         assert task["finishedTime"] < cutoff
+
+
+def _succeeded(run) -> bool:
+    return str(run.state) in ("success", "DagRunState.SUCCESS")
+
+
+def test_resources_bulk_delete_fed_by_an_upstream_task(dagbag, sim_conn):
+    ids = [f"site7-sensor-{n:04d}" for n in range(1500)]
+    resources = [{"id": i, "name": i, "resourceTypeId": "sensor"} for i in ids]
+    resources.append({"id": "site8-gateway", "name": "gw", "resourceTypeId": "sensor", "parentId": ids[0]})
+    _control(sim_conn, "POST", "resources", resources)
+    _control(sim_conn, "POST", "config", {"batch_delay": 0.3})
+
+    run = dagbag.get_dag("waylay_resources_bulk_delete").test(run_conf={"resource_ids": ids, "poll_interval": 0.2})
+
+    assert _succeeded(run)  # the parent's failure is only a warning in this DAG
+    counters = _control(sim_conn, "GET", "counters")["requests"]
+    assert counters["POST /resources/v1/batch"] == 2  # 1,500 ids at 1,000 per batch
+    left = {r["id"] for r in _control(sim_conn, "GET", "resources")}
+    assert left & set(ids) == {ids[0]}  # still the parent of site8-gateway
+
+
+def test_plug_release_waits_for_the_verify_job_and_its_children(dagbag, sim_conn):
+    _control(sim_conn, "POST", "config", {"job_step_delay": 0.2})
+    job = _control(sim_conn, "POST", "registry/jobs", {
+        "type": "verify", "children": True, "function": {"functionType": "plugs", "name": "p", "version": "1.0.0"}})
+
+    run = dagbag.get_dag("waylay_plug_release").test(run_conf={"verify_job_id": job["id"]})
+
+    assert _succeeded(run)
+    assert _control(sim_conn, "GET", "counters")["requests"]["GET /registry/v2/jobs/events"] >= 1
+
+
+def test_plug_release_fails_when_the_verify_job_fails(dagbag, sim_conn):
+    _control(sim_conn, "POST", "config", {"job_step_delay": 0.1})
+    job = _control(sim_conn, "POST", "registry/jobs", {
+        "type": "verify", "outcome": "failed", "failed_reason": "function not healthy after 3 attempts",
+        "function": {"functionType": "plugs", "name": "p", "version": "1.0.1"}})
+
+    run = dagbag.get_dag("waylay_plug_release").test(run_conf={"verify_job_id": job["id"]})
+
+    assert not _succeeded(run)
+
+
+def test_superoffice_nightly_export_hands_the_file_on(dagbag, sim, monkeypatch):
+    from conftest import set_connection
+
+    from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN
+
+    set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
+                   password=SO_ACCESS_TOKEN)
+    _control(sim, "POST", "config", {"so_step_delay": 0.1})
+
+    run = dagbag.get_dag("superoffice_nightly_export").test(run_conf={"poll_interval": 0.2})
+
+    assert _succeeded(run)
+    counters = _control(sim, "GET", "counters")["requests"]
+    assert counters["POST /{tenant}/api/v1/BatchTask"] == 1
+    assert sim.app_state.superoffice.running() == []  # nothing left running that the DAG started

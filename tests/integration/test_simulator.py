@@ -15,6 +15,7 @@ from urllib.parse import quote
 import jwt
 import pytest
 import requests
+from fixtures_simulator import get, run_batch_at, wait_finished
 from jsonschema import ValidationError
 from openapi_check import make_validator_class, requires_spec, validate_request_body, validate_response
 from referencing import Registry
@@ -61,27 +62,8 @@ def start(sim: SimulatorServer, body: Any, headers: dict[str, str] | None = None
     return requests.post(f"{sim.url}{BATCH}", json=body, headers=headers or bearer(sim), timeout=TIMEOUT)
 
 
-def get(sim: SimulatorServer, uri: str, headers: dict[str, str]) -> requests.Response:
-    return requests.get(f"{sim.url}{uri}", headers=headers, timeout=TIMEOUT)
-
-
-def wait_finished(sim: SimulatorServer, uri: str, headers: dict[str, str], limit: float = 5.0) -> dict[str, Any]:
-    deadline = time.monotonic() + limit
-    for _ in range(500):
-        body: dict[str, Any] = get(sim, uri, headers).json()
-        if "finishedTime" in body:
-            return body
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"batch {uri} did not finish within {limit} s")
-
-
 def run_batch(sim: SimulatorServer, body: dict[str, Any]) -> dict[str, Any]:
-    headers = bearer(sim)
-    response = start(sim, body, headers)
-    assert response.status_code == 202, response.text
-    return wait_finished(sim, response.headers["Location"], headers)
+    return run_batch_at(sim, BATCH, body, bearer(sim))
 
 
 def seed(sim: SimulatorServer, *tasks: dict[str, Any]) -> None:

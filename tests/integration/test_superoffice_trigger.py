@@ -1,0 +1,81 @@
+"""SuperOfficeBatchTaskTrigger and SuperOfficeHook against the live simulator."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import set_connection
+from test_waylay_trigger import control, run_rebuilt
+
+from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
+from airflow_provider_batchops.models.superoffice import batch_task_info
+from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN, SO_APP_TOKEN, SO_TICKET
+from airflow_provider_batchops.triggers.superoffice import SuperOfficeBatchTaskTrigger
+
+
+@pytest.fixture
+def so_sim(sim, monkeypatch):
+    set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
+                   password=SO_ACCESS_TOKEN)
+    control(sim, "POST", "config", {"so_step_delay": 0.1})
+    return sim
+
+
+def start(name: str, **kwargs) -> int:
+    return SuperOfficeHook().start_task(batch_task_info(name, **kwargs))
+
+
+async def test_an_export_is_followed_to_its_file(so_sim):
+    task_id = start("ExportContacts", parameters={"FromDate": "2026-11-01"})
+    event = await run_rebuilt(SuperOfficeBatchTaskTrigger(batch_task_id=task_id, poll_interval=0.05))
+    assert event["status"] == "success"
+    assert event["report"]["summary"]["file_name"] == f"exportcontacts-{task_id}.csv"
+
+
+async def test_a_failed_task_reports_result_and_response(so_sim):
+    event = await run_rebuilt(SuperOfficeBatchTaskTrigger(batch_task_id=start("FailingExport"), poll_interval=0.05))
+    assert event["status"] == "failed"
+    assert "Disk full" in event["message"]
+
+
+async def test_on_kill_stops_a_cancellable_task(so_sim):
+    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    task_id = start("ExportContacts")
+    await SuperOfficeBatchTaskTrigger(batch_task_id=task_id).on_kill()
+    info = SuperOfficeHook().get_task(task_id)
+    assert (info["State"], info["Result"]) == ("Failed", "Stopped")
+
+
+async def test_on_kill_leaves_a_task_that_cannot_be_cancelled(so_sim):
+    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    task_id = start("LockedImport")
+    await SuperOfficeBatchTaskTrigger(batch_task_id=task_id).on_kill()
+    assert SuperOfficeHook().get_task(task_id)["State"] in ("New", "Aquired", "Started")
+    assert control(so_sim, "GET", "counters")["requests"].get("POST /{tenant}/api/v1/BatchTask/{task_id}/Stop", 0) == 0
+
+
+async def test_the_deadline_gives_a_timeout_event(so_sim):
+    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    trigger = SuperOfficeBatchTaskTrigger(batch_task_id=start("ExportContacts"), poll_interval=1,
+                                          deadline=time.time() + 0.3)
+    event = await run_rebuilt(trigger)
+    assert event["status"] == "timeout"
+
+
+def test_soticket_with_app_token_and_missing_app_token(sim, monkeypatch):
+    set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
+                   password=SO_TICKET, extra={"auth": "soticket", "app_token": SO_APP_TOKEN})
+    ok, message = SuperOfficeHook().test_connection()
+    assert ok, message
+    set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
+                   password=SO_TICKET, extra={"auth": "soticket"})
+    ok, message = SuperOfficeHook().test_connection()
+    assert not ok and "SO-AppToken" in message
+
+
+def test_unknown_definition_is_a_400_with_the_superoffice_error(so_sim):
+    from airflow_provider_batchops.core.errors import ApiError
+
+    with pytest.raises(ApiError, match="ArgumentException: Unknown batch task definition 'Nope'"):
+        start("Nope")
