@@ -23,6 +23,16 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
             "extra": '{"auth": "token"}  or  {"auth": "basic"}  or  {"token": "<pre-issued JWT>"}',
         },
     },
+    "mammoth": {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {"host": "API base URL", "login": "API key", "password": "API secret"},
+        "placeholders": {
+            "host": "https://app.mammoth.io/api/v2",
+            "login": "sent as X-API-KEY",
+            "password": "sent as X-API-SECRET",
+            "extra": '{"workspace_id": 4}',
+        },
+    },
     "superoffice": {
         "hidden-fields": ["schema", "port"],
         "relabeling": {
@@ -38,9 +48,13 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
         },
     },
 }
-_SERVICES = {"Waylay": "waylay", "SuperOffice": "superoffice"}
-_HOOKS = {"waylay": "WaylayHook", "superoffice": "SuperOfficeHook"}
-_DOCS = {"Waylay": "https://docs.waylay.io/", "SuperOffice": "https://docs.superoffice.com/"}
+_SERVICES = {"Waylay": "waylay", "Mammoth Analytics": "mammoth", "SuperOffice": "superoffice"}
+_HOOKS = {"waylay": "WaylayHook", "mammoth": "MammothHook", "superoffice": "SuperOfficeHook"}
+_DOCS = {
+    "Waylay": "https://docs.waylay.io/",
+    "Mammoth Analytics": "https://app.mammoth.io/api/v2/docs",
+    "SuperOffice": "https://docs.superoffice.com/",
+}
 
 
 def _modules(kind: str) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 ITEM_FAILURE_POLICIES = ("fail", "warn")
 #: What identifies started remote work: one id, or several ids that finish together.
-RemoteId = str | int | list[str]
+RemoteId = str | int | list[str] | list[int]
 
 
 def default_deferrable() -> bool:
@@ -212,4 +212,4 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
 
 
 def _text(remote_id: RemoteId) -> str:
-    return ", ".join(remote_id) if isinstance(remote_id, list) else str(remote_id)
+    return ", ".join(map(str, remote_id)) if isinstance(remote_id, list) else str(remote_id)

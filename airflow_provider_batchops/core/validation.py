@@ -46,3 +46,25 @@ def _problem(error: dict[str, Any]) -> str:
     if "input" in error and error.get("type") != "missing":
         return f"{message} (got {error['input']!r})"
     return message
+
+
+def check_int(value: Any, field: str, minimum: int = 1) -> int:
+    """A whole number ``>= minimum``; a rendered template's numeric string is accepted."""
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not text.isdigit() or int(text) < minimum:
+        kind = "a positive whole number" if minimum == 1 else f"a whole number >= {minimum}"
+        raise InputError(field, f"expected {kind}, got {value!r}")
+    return int(text)
+
+
+def check_choices(values: Any, field: str, allowed: tuple[str, ...]) -> list[str] | None:
+    """``None``, one value or a list of values, each from ``allowed``."""
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else values
+    if not isinstance(items, (list, tuple, set)) or not items:
+        raise InputError(field, f"expected one or more of {', '.join(allowed)}")
+    for item in items:
+        if item not in allowed:
+            raise InputError(field, f"{item!r} is not one of {', '.join(allowed)}")
+    return list(dict.fromkeys(items))

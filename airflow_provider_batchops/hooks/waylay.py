@@ -21,12 +21,12 @@ from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
 from airflow_provider_batchops.core.http import ApiClient, Call
 from airflow_provider_batchops.core.sse import ServerSentEvent, aiter_events
 from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.validation import check_choices
 from airflow_provider_batchops.models.waylay import batch_report
 from airflow_provider_batchops.models.waylay_registry import (
     FUNCTION_TYPES,
     JOB_STATES,
     LISTABLE_JOB_TYPES,
-    check_choices,
     check_job_type,
     job_report,
     timestamp_spec,

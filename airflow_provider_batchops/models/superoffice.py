@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.core.state import BatchState, StatusReport
+from airflow_provider_batchops.core.validation import check_int
 
 #: ``BatchTaskState`` names; ``Aquired`` is the API's own spelling.
 TASK_STATES = ("Unknown", "New", "Aquired", "Started", "Succeeded", "Failed", "SucceededManualCleanup")
@@ -55,10 +56,7 @@ def batch_task_info(
 
 def check_task_id(value: Any, field: str = "batch_task_id") -> int:
     """Task ids are positive integers (a rendered template gives a numeric string)."""
-    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) <= 0:
-        raise InputError(field, f"expected a positive whole number, got {value!r}")
-    return int(text)
+    return check_int(value, field)
 
 
 def task_id_from_start(body: Any) -> int:

@@ -35,19 +35,6 @@ def check_job_type(value: Any, field: str = "job_type", allowed: tuple[str, ...]
     return str(value)
 
 
-def check_choices(values: Any, field: str, allowed: tuple[str, ...]) -> list[str] | None:
-    """``None``, one value or a list of values, each from ``allowed``."""
-    if values is None:
-        return None
-    items = [values] if isinstance(values, str) else values
-    if not isinstance(items, (list, tuple, set)) or not items:
-        raise InputError(field, f"expected one or more of {', '.join(allowed)}")
-    for item in items:
-        if item not in allowed:
-            raise InputError(field, f"{item!r} is not one of {', '.join(allowed)}")
-    return list(dict.fromkeys(items))
-
-
 def timestamp_spec(value: Any, field: str) -> str | None:
     """A registry ``TimestampSpec``: an age (``timedelta``, ``PT2H``, ``3d``) or a moment (``datetime``, ISO)."""
     if value is None:

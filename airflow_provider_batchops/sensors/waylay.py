@@ -63,7 +63,7 @@ class WaylayBatchSensor(_WaylaySensor):
         return check_id(self.batch_id, "batch_id")
 
     def read_status(self, remote_id: RemoteId) -> StatusReport:
-        ids = remote_id if isinstance(remote_id, list) else [str(remote_id)]
+        ids = [str(i) for i in remote_id] if isinstance(remote_id, list) else [str(remote_id)]
         if self._reports is None or self._reports.ids != ids:
             self._reports = ReportSet(ids, partial(combine_batch_reports, self.service))
         pending = self._reports.pending()

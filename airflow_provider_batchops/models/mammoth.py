@@ -1,0 +1,344 @@
+"""Mammoth Analytics dataset batches and jobs: request bodies, list queries and status mapping.
+
+Facts follow the official spec (``mammoth-batches-jobs.openapi.json``): batch states ``active``,
+``sync_pending``, ``suspended``, ``deleting``; job statuses ``processing`` (running), ``success``,
+``failure`` and ``error`` (both failures); create/patch/delete answer an acknowledgement
+``{status_code, job_id, failure_reason}`` whose ``job_id`` may be missing when nothing runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from airflow_provider_batchops.core.errors import BatchOpsError, InputError
+from airflow_provider_batchops.core.state import BatchState, StatusReport
+from airflow_provider_batchops.core.validation import check_choices, check_int, validate_model
+
+BATCH_STATES = ("active", "sync_pending", "suspended", "deleting")
+COLUMN_TYPES = ("TEXT", "NUMERIC", "DATE")
+FIELD_PRESETS = ("__min", "__standard", "__full")
+SORT_FIELDS = ("id", "name", "state", "created_at", "row_count", "column_count")
+_JOB_STATES = {
+    "processing": BatchState.RUNNING,
+    "success": BatchState.SUCCEEDED,
+    "failure": BatchState.FAILED,
+    "error": BatchState.FAILED,
+}
+#: The spec allows 0..100 rows per page; the largest page costs the fewest requests.
+MAX_PAGE_SIZE = 100
+#: Longest ``ids=`` query value sent in one ``DELETE /batches``; more ids are split into several
+#: requests so the URL stays well under the 8 KiB that common servers and proxies accept.
+MAX_IDS_QUERY_CHARS = 4000
+
+
+def check_ids(values: Any, field: str) -> list[int]:
+    """A non-empty list of positive integer ids (an XCom list or a comma string also works)."""
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    if isinstance(values, (int, bool)) or not isinstance(values, Iterable):
+        raise InputError(field, f"expected a list of ids, got {values!r}")
+    items = list(values)
+    if not items:
+        raise InputError(field, "the list is empty")
+    ids = [check_int(v, f"{field}[{n}]") for n, v in enumerate(items)]
+    return list(dict.fromkeys(ids))
+
+
+def dataset_path(workspace_id: Any, project_id: Any, dataset_id: Any) -> dict[str, int]:
+    """The validated path parameters of a dataset (workspace and project >= 1, dataset >= 0)."""
+    return {
+        "workspace_id": check_int(workspace_id, "workspace_id"),
+        "project_id": check_int(project_id, "project_id"),
+        "dataset_id": check_int(dataset_id, "dataset_id", minimum=0),
+    }
+
+
+# -- create ------------------------------------------------------------------------------------------
+class _Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_destination_c_type: Literal["TEXT", "NUMERIC", "DATE"]
+
+    @field_validator("expected_destination_c_type", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ColumnIdMapping(_Mapping):
+    """Map a source column onto a destination column by column id."""
+
+    source_c_id: str = Field(min_length=1)
+    destination_c_id: str = Field(min_length=1)
+
+
+class ColumnNameMapping(_Mapping):
+    """Map a source column onto a destination column by column name."""
+
+    source_c_name: str = Field(min_length=1)
+    destination_c_name: str = Field(min_length=1)
+
+
+class NewDatasetDetails(BaseModel):
+    """``new_ds_details``: the name of a new dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+
+
+def check_mapping(mapping: Any) -> list[dict[str, Any]]:
+    """A non-empty list of column mappings, all by id or all by name; types TEXT, NUMERIC or DATE."""
+    if not isinstance(mapping, (list, tuple)) or not mapping:
+        raise InputError("mapping", "expected a non-empty list of column mappings")
+    first = mapping[0].model_dump() if isinstance(mapping[0], BaseModel) else mapping[0]
+    by_id = isinstance(first, dict) and ("source_c_id" in first or "destination_c_id" in first)
+    model: type[_Mapping] = ColumnIdMapping if by_id else ColumnNameMapping
+    return [validate_model(model, item, f"mapping[{n}]").model_dump() for n, item in enumerate(mapping)]
+
+
+def create_batch_body(
+    source_id: Any,
+    mapping: Any,
+    validate_only: Any = False,
+    delete_source_ds: Any = False,
+    new_ds_details: Any = None,
+) -> dict[str, Any]:
+    """A ``BatchesPostRequest``."""
+    for name, flag in (("validate_only", validate_only), ("delete_source_ds", delete_source_ds)):
+        if not isinstance(flag, bool):
+            raise InputError(name, f"expected true or false, got {flag!r}")
+    details = None
+    if new_ds_details is not None:
+        details = validate_model(NewDatasetDetails, new_ds_details, "new_ds_details").model_dump()
+    return {
+        "source_id": check_int(source_id, "source_id", minimum=0),
+        "mapping": check_mapping(mapping),
+        "validate_only": validate_only,
+        "delete_source_ds": delete_source_ds,
+        "new_ds_details": details,
+    }
+
+
+def patch_body(suspend: Any = None, restore: Any = None) -> dict[str, Any]:
+    """A ``BatchesPatchRequest`` that suspends and/or restores batches."""
+    if not suspend and not restore:
+        raise InputError("suspend", "give batch ids to suspend and/or restore")
+    value = {
+        "suspend": check_ids(suspend, "suspend") if suspend else None,
+        "restore": check_ids(restore, "restore") if restore else None,
+    }
+    both = set(value["suspend"] or ()) & set(value["restore"] or ())
+    if both:
+        raise InputError("restore", f"batch ids {sorted(both)} are also in suspend")
+    return {"patch": {"op": "replace", "path": "batches", "value": value}}
+
+
+def id_chunks(ids: list[int], limit: int = MAX_IDS_QUERY_CHARS) -> list[list[int]]:
+    """Split ids so that each chunk's comma list stays within ``limit`` characters."""
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for batch_id in ids:
+        width = len(str(batch_id)) + 1
+        if chunks[-1] and size + width > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(batch_id)
+        size += width
+    return chunks
+
+
+# -- list ------------------------------------------------------------------------------------------
+def iso_utc(value: Any, field: str) -> str:
+    """A moment as ``YYYY-MM-DDTHH:MM:SSZ`` (``datetime``, ``date`` or an ISO string)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(field, f"expected an ISO-8601 date-time, got {value!r}") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if not isinstance(value, datetime):
+        raise InputError(field, f"expected a date-time, got {value!r}")
+    moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: Any) -> datetime | None:
+    """A batch's ``created_at`` as an aware datetime (``None`` when missing or unreadable)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def list_params(
+    *,
+    fields: Any = None,
+    ids: Any = None,
+    created_from: Any = None,
+    created_to: Any = None,
+    states: Any = None,
+    row_count: Any = None,
+    sort: Any = None,
+) -> dict[str, Any]:
+    """Query parameters of ``GET /batches`` in the API's syntax (without ``limit``/``offset``).
+
+    ``sort`` is a list of ``(field, "asc" | "desc")`` pairs or the API's own ``(id:asc)`` text.
+    """
+    params: dict[str, Any] = {}
+    if fields is not None:
+        names = [fields] if isinstance(fields, str) else list(fields)
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise InputError("fields", "expected field names or one of " + ", ".join(FIELD_PRESETS))
+        params["fields"] = ",".join(names)
+    if ids is not None:
+        params["id"] = ",".join(str(i) for i in check_ids(ids, "ids"))
+    if created_from is not None or created_to is not None:
+        # Both bounds are always sent: whether one may be left out is undocumented.
+        start = iso_utc(created_from, "created_from") if created_from is not None else "1970-01-01T00:00:00Z"
+        end = iso_utc(created_to, "created_to") if created_to is not None else "9999-12-31T23:59:59Z"
+        params["created_at"] = f"(from:'{start}',to:'{end}')"
+    chosen = check_choices(states, "states", BATCH_STATES)
+    if chosen:
+        params["status"] = ",".join(chosen)
+    if row_count is not None:
+        counts = [row_count] if isinstance(row_count, int) else row_count
+        params["row_count"] = ",".join(str(check_int(c, "row_count", minimum=0)) for c in counts)
+    if sort is not None:
+        params["sort"] = sort_text(sort)
+    return params
+
+
+def sort_text(sort: Any) -> str:
+    """``[("created_at", "desc"), ("id", "asc")]`` -> ``(created_at:desc),(id:asc)``."""
+    if isinstance(sort, str):
+        return sort
+    parts = []
+    for n, item in enumerate(sort):
+        name, direction = (item, "asc") if isinstance(item, str) else tuple(item)
+        if name not in SORT_FIELDS:
+            raise InputError(f"sort[{n}]", f"{name!r} is not one of {', '.join(SORT_FIELDS)}")
+        if direction not in ("asc", "desc"):
+            raise InputError(f"sort[{n}]", f"direction {direction!r} is not asc or desc")
+        parts.append(f"({name}:{direction})")
+    if not parts:
+        raise InputError("sort", "expected at least one (field, direction) pair")
+    return ",".join(parts)
+
+
+def cutoff(older_than: Any, created_before: Any, now: datetime) -> datetime:
+    """The clean-up's moment: exactly one of ``older_than`` (age) or ``created_before`` (moment)."""
+    if (older_than is None) == (created_before is None):
+        raise InputError("older_than", "give exactly one of older_than or created_before")
+    if created_before is not None:
+        return datetime.fromisoformat(iso_utc(created_before, "created_before").replace("Z", "+00:00"))
+    if isinstance(older_than, str) and older_than.strip().replace(".", "", 1).isdigit():
+        older_than = float(older_than)
+    if isinstance(older_than, (int, float)) and not isinstance(older_than, bool):
+        older_than = timedelta(days=older_than)
+    if not isinstance(older_than, timedelta) or older_than.total_seconds() <= 0:
+        raise InputError("older_than", f"expected a positive timedelta (or a number of days), got {older_than!r}")
+    return now - older_than
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+def ack_job_id(body: Any) -> int | None:
+    """The ``job_id`` of an acknowledgement; ``None`` when the answer is already the final result."""
+    if not isinstance(body, dict):
+        return None
+    job_id = body.get("job_id")
+    if job_id is None:
+        return None
+    if isinstance(job_id, bool) or not isinstance(job_id, int):
+        raise BatchOpsError(f"Mammoth acknowledged with an unreadable job_id: {str(body)[:300]}")
+    return job_id
+
+
+def failure_text(job: dict[str, Any]) -> str:
+    """The reason of a failed job: ``response.error``, ``response.response.detail`` or ``.error``."""
+    response = job.get("response")
+    if isinstance(response, dict):
+        if response.get("error"):
+            return str(response["error"])
+        inner = response.get("response")
+        if isinstance(inner, dict):
+            for key in ("detail", "error"):
+                if inner.get(key):
+                    return str(inner[key])
+        if response.get("detail"):
+            return str(response["detail"])
+    return str(job.get("failure_reason") or response or "no reason given")
+
+
+def job_summary(job: dict[str, Any]) -> dict[str, Any]:
+    status = str(job.get("status"))
+    entry = {"job_id": job.get("id"), "status": status, "operation": job.get("operation"),
+             "response": job.get("response")}
+    if _JOB_STATES.get(status) is BatchState.FAILED:
+        entry["reason"] = failure_text(job)
+    return entry
+
+
+def jobs_report(jobs: list[dict[str, Any]], job_ids: list[int]) -> StatusReport:
+    """One report for the jobs of one operation; unknown ids count as not finished yet."""
+    by_id = {job.get("id"): job for job in jobs if isinstance(job, dict)}
+    entries = [job_summary(by_id[i]) if i in by_id else {"job_id": i, "status": "unknown"} for i in job_ids]
+    states = [_JOB_STATES.get(str(e["status"]), BatchState.UNKNOWN) for e in entries]
+    failed = [e for e, s in zip(entries, states, strict=True) if s is BatchState.FAILED]
+    running = sum(1 for s in states if not s.is_terminal)
+    summary: dict[str, Any] = {"service": "mammoth", "job_ids": job_ids, "jobs": entries}
+    if running:
+        state = BatchState.RUNNING
+        message = f"{len(job_ids) - running} of {len(job_ids)} Mammoth job(s) finished"
+    elif failed:
+        state = BatchState.PARTIALLY_FAILED if len(failed) < len(job_ids) else BatchState.FAILED
+        first = failed[0]
+        message = (f"{len(failed)} of {len(job_ids)} Mammoth job(s) failed "
+                   f"(job {first['job_id']}: {first['status']}: {first['reason']})")
+    else:
+        state = BatchState.SUCCEEDED
+        message = f"{len(job_ids)} Mammoth job(s) succeeded"
+    summary.update(state=state.value, succeeded=len(job_ids) - running - len(failed), failed=len(failed))
+    # With several jobs a failed one is an item failure (the policy decides); a single job's
+    # failure is the failure of the whole operation.
+    item_failures = len(failed) if len(job_ids) > 1 else 0
+    return StatusReport(state, summary, message, item_failures=item_failures)
+
+
+class JobSet:
+    """The latest reading of each job of one operation; finished jobs are kept, not read again."""
+
+    def __init__(self, job_ids: list[int]) -> None:
+        self.job_ids = job_ids
+        self._latest: dict[int, dict[str, Any]] = {}
+
+    def pending(self) -> list[int]:
+        """Jobs not known to be finished (unknown statuses are read again, like ``processing``)."""
+        return [i for i in self.job_ids if not _is_finished(self._latest.get(i))]
+
+    def update(self, jobs: list[dict[str, Any]]) -> StatusReport:
+        """Merge fresh readings and report on all the jobs."""
+        for job in jobs:
+            if job.get("id") in self.job_ids:
+                self._latest[job["id"]] = job
+        return jobs_report(list(self._latest.values()), self.job_ids)
+
+
+def _is_finished(job: dict[str, Any] | None) -> bool:
+    return job is not None and _JOB_STATES.get(str(job.get("status")), BatchState.UNKNOWN).is_terminal
+
+
+def finished_report(ack: Any) -> StatusReport:
+    """The report of an acknowledgement without a job: the answer is the result."""
+    reason = ack.get("failure_reason") if isinstance(ack, dict) else None
+    state = BatchState.FAILED if reason else BatchState.SUCCEEDED
+    summary = {"service": "mammoth", "job_ids": [], "jobs": [], "state": state.value, "result": ack}
+    message = f"Mammoth refused it: {reason}" if reason else "Mammoth answered with a final result (no job)"
+    return StatusReport(state, summary, message)

@@ -1,0 +1,59 @@
+"""Trigger that waits for Mammoth Analytics jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_batchops.core.errors import InputError
+from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.trigger import StatusTrigger
+from airflow_provider_batchops.hooks.mammoth import MammothHook
+from airflow_provider_batchops.models.mammoth import JobSet, check_ids
+
+
+def job_id_list(job_id: Any = None, job_ids: Any = None) -> list[int]:
+    """One id or a list of ids (exactly one of the two), each a positive integer."""
+    if (job_id is None) == (job_ids is None):
+        raise InputError("job_id", "give exactly one of job_id or job_ids")
+    if job_id is not None:
+        return check_ids(job_id if isinstance(job_id, (list, tuple)) else [job_id], "job_id")
+    return check_ids(job_ids, "job_ids")
+
+
+class MammothJobTrigger(StatusTrigger[MammothHook]):
+    """Wait until one or several Mammoth jobs are finished (``success``, ``failure`` or ``error``).
+
+    Unfinished jobs are read together (``GET /jobs?job_ids=``, 100 per request); finished ones are
+    not read again. Every job ``success`` -> success; any ``failure``/``error`` -> failed, with the
+    reason from the job's response.
+
+    :param job_id: the job id.
+    :param job_ids: several job ids instead of ``job_id``.
+    :param mammoth_conn_id: the Airflow connection id.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: int | None = None,
+        job_ids: list[int] | None = None,
+        mammoth_conn_id: str = MammothHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_ids = job_id_list(job_id, job_ids)
+        self.mammoth_conn_id = mammoth_conn_id
+        self._jobs = JobSet(self.job_ids)
+
+    def identity(self) -> dict[str, Any]:
+        return {"job_ids": self.job_ids, "mammoth_conn_id": self.mammoth_conn_id}
+
+    @property
+    def remote_id(self) -> str:
+        return ", ".join(map(str, self.job_ids))
+
+    async def make_hook(self) -> MammothHook:
+        return MammothHook(mammoth_conn_id=self.mammoth_conn_id)
+
+    async def read_status(self, hook: MammothHook) -> StatusReport:
+        return self._jobs.update(await hook.aget_jobs(self._jobs.pending()))
