@@ -44,8 +44,6 @@ def start_simulator() -> tuple[subprocess.Popen, str]:
     sys.exit(f"The simulator did not start; see {HOME / 'simulator.log'}")
 
 
-
-
 def control(url: str, path: str, body: object) -> object:
     request = urllib.request.Request(
         f"{url}/_sim/{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
@@ -69,6 +67,8 @@ def prepare_bulk_delete(url: str) -> dict:
 
 
 def prepare_plug_release(url: str) -> dict:
+    """A verify job (with build and deploy children) that outlives the DAG's start, so it is awaited."""
+    control(url, "config", {"job_step_delay": 3})
     job = control(url, "registry/jobs", {
         "type": "verify", "children": True,
         "function": {"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"},
@@ -126,11 +126,15 @@ def run_dag(dag_id: str, conf: dict, env: dict[str, str]) -> tuple[bool, float, 
         )
     elapsed = time.monotonic() - started
     text = log_path.read_text(errors="replace")
-    notes = [f"returned: {m.group(1)[:300]}" for m in RETURNED.finditer(text)]
+    notes = [f"returned: {_short(m.group(1))}" for m in RETURNED.finditer(text)]
     if "Pausing task as DEFERRED" in text:
         notes.insert(0, "deferred to the triggerer while the remote work ran")
     ok = proc.returncode == 0 and "state=success" in text.replace("'", "").replace('"', "")
     return ok, elapsed, notes
+
+
+def _short(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def main() -> int:
