@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_batchops.core.compat import conf
+from airflow_provider_batchops.core.durable import SafeStore, resume_store
 from airflow_provider_batchops.core.errors import (
     BatchOpsError,
     InputError,
@@ -157,6 +158,9 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         except ``execution_timeout``. On timeout the remote work is stopped where the API allows it.
     :param on_item_failure: ``fail`` (default) fails the task when items of a finished batch failed;
         ``warn`` logs them and succeeds.
+    :param durable: remember the started work's id (task state store on Airflow 3.3+, an Airflow
+        Variable before) so that a retry after a worker crash resumes waiting on it instead of
+        starting it again. A retry after the work failed or timed out starts afresh.
     """
 
     #: XCom key under which the remote id is pushed as soon as the work is accepted.
@@ -172,9 +176,11 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         max_poll_interval: float | timedelta | str | None = None,
         timeout: float | timedelta | str | None = None,
         on_item_failure: str = "fail",
+        durable: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.durable = durable
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -203,12 +209,55 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
     def execute(self, context: Context) -> Any:
         settings = self.wait_settings(context)
         request = self.validate()
-        remote_id = self.start(request)
+        store = resume_store(context) if self.durable else None
+        remote_id = self.resume(store)
+        if remote_id is None:
+            remote_id = self.start(request)
+            if store is not None:
+                store.set(self.remote_id_key, remote_id)
+            self.log.info("Started %s; id pushed to XCom key '%s'", remote_id, self.remote_id_key)
         context["ti"].xcom_push(key=self.remote_id_key, value=remote_id)
-        self.log.info("Started %s; id pushed to XCom key '%s'", remote_id, self.remote_id_key)
         if not self.wait_for_completion:
+            self.forget(store)
             return remote_id
-        return self.wait_for(remote_id, settings)
+        return self.finish(store, lambda: self.wait_for(remote_id, settings))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        store = resume_store(context) if self.durable else None
+        return self.finish(store, lambda: super(StartAndWaitOperator, self).execute_complete(context, event))
+
+    # -- resuming after a retry ---------------------------------------------------------------------
+    def resume(self, store: SafeStore | None) -> RemoteId | None:
+        """The id an earlier try started, if that work is still running or succeeded; else ``None``."""
+        previous = store.get(self.remote_id_key) if store is not None else None
+        if previous in (None, "", []):
+            return None
+        try:
+            report = self.read_status(previous)
+        except BatchOpsError as exc:
+            self.log.warning("An earlier try started %s, which cannot be read (%s); starting afresh", previous, exc)
+            return None
+        if report.state.is_terminal and not report.state.is_success:
+            self.log.warning("An earlier try started %s, which ended %s; starting afresh", previous,
+                             report.state.value)
+            return None
+        self.log.info("Resuming: an earlier try started %s (%s); not starting it again", previous,
+                      report.state.value)
+        return previous  # type: ignore[no-any-return]
+
+    def forget(self, store: SafeStore | None) -> None:
+        if store is not None:
+            store.delete(self.remote_id_key)
+
+    def finish(self, store: SafeStore | None, wait: Any) -> Any:
+        """Run ``wait``; once the remote work has finished either way, forget its id."""
+        try:
+            result = wait()
+        except (RemoteWorkFailedError, WaitTimeoutError):
+            self.forget(store)
+            raise
+        self.forget(store)
+        return result
 
 
 def _text(remote_id: RemoteId) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_batchops.core.durable import SafeStore, resume_store
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator
 from airflow_provider_batchops.core.state import StatusReport
@@ -34,6 +35,8 @@ from airflow_provider_batchops.sensors.mammoth import MammothJobsWait
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+#: XCom and task state key of the clean-up's selection.
+SELECTION_KEY = "selection"
 #: The clean-up's default age when neither ``older_than`` nor ``created_before`` is given.
 DEFAULT_CLEANUP_AGE = timedelta(days=90)
 
@@ -309,6 +312,13 @@ class MammothBatchCleanupOperator(MammothBatchOperator):
     def execute(self, context: Context) -> Any:
         self.wait_settings(context)  # bad wait parameters fail before any request
         plan = self.plan()
+        store = resume_store(context) if self.durable else None
+        earlier = store.get(SELECTION_KEY) if store is not None else None
+        if earlier and store is not None and store.get(self.remote_id_key):
+            # An earlier try deleted these and died while waiting: wait for its jobs, list nothing.
+            self._selection = earlier
+            context["ti"].xcom_push(key=SELECTION_KEY, value=self._selection)
+            return super().execute(context)
         self._selection, kept = self.select(plan)
         count = len(self._selection)
         self.log.info("%d batch(es) of dataset %s created before %s selected (kept newest: %s)",
@@ -324,15 +334,22 @@ class MammothBatchCleanupOperator(MammothBatchOperator):
                               batch["created_at"])
             return {**self.context_summary(), "state": "succeeded", "job_ids": [], "jobs": [],
                     "kept_latest": kept, "cutoff": plan["cutoff"].isoformat()}
-        context["ti"].xcom_push(key="selection", value=self._selection)
+        context["ti"].xcom_push(key=SELECTION_KEY, value=self._selection)
+        if store is not None:
+            store.set(SELECTION_KEY, self._selection)
         return super().execute(context)
+
+    def forget(self, store: SafeStore | None) -> None:
+        super().forget(store)
+        if store is not None:
+            store.delete(SELECTION_KEY)
 
     def send(self, request: list[int]) -> list[Any]:
         return self.hook.delete_batches(**self.dataset(), batch_ids=request)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         ti = context["ti"]
-        self._selection = ti.xcom_pull(task_ids=ti.task_id, key="selection") or []
+        self._selection = ti.xcom_pull(task_ids=ti.task_id, key=SELECTION_KEY) or []
         return super().execute_complete(context, event)
 
     def context_summary(self) -> dict[str, Any]:
