@@ -83,3 +83,12 @@ def sim_conn(sim, monkeypatch: pytest.MonkeyPatch):  # noqa: F811 - the fixture,
 
     set_connection(monkeypatch, "waylay_default", host=sim.url, login=SIM_API_KEY, password=SIM_API_SECRET)
     return sim
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the figures the reliability tests recorded into docs/reliability.md."""
+    import reliability_report
+
+    written = reliability_report.write()
+    if written:
+        print(f"\nreliability figures written to docs/reliability.md: {', '.join(written)}")
