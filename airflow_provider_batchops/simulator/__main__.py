@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="batchops-simulator",
         description=(
             "Serve the emulated Waylay APIs (token, rules and resources batch, registry jobs and their "
-            "event stream) and SuperOffice BatchTask endpoints on a loopback port."
+            "event stream), SuperOffice BatchTask endpoints and the Mammoth Analytics batches and jobs "
+            "API (under /api/v2) on a loopback port."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sse-multiline", action="store_true", help="split some SSE JSON data over two lines")
     parser.add_argument("--so-step-delay", type=float, default=0.5,
                         help="seconds per SuperOffice batch task state step")
+    parser.add_argument("--mammoth-job-delay", type=float, default=1.0,
+                        help="seconds a Mammoth job stays processing before it reaches its outcome")
     parser.add_argument("--port-file", type=Path, help="write the listening port to this file once ready")
     return parser
 
@@ -56,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"refusing to listen on {args.host}: only loopback addresses are allowed")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
-    if min(args.tasks, args.resources, args.batch_delay, args.token_ttl, args.job_step_delay, args.so_step_delay) < 0:
+    delays = (args.batch_delay, args.token_ttl, args.job_step_delay, args.so_step_delay, args.mammoth_job_delay)
+    if min(args.tasks, args.resources, *delays) < 0:
         parser.error("counts, delays and --token-ttl must not be negative")
     if args.sse_keepalive <= 0:
         parser.error("--sse-keepalive must be positive")
@@ -77,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         sse_crlf=args.sse_crlf,
         sse_multiline=args.sse_multiline,
         so_step_delay=args.so_step_delay,
+        mammoth_job_delay=args.mammoth_job_delay,
     )
     stop = threading.Event()
 

@@ -1,4 +1,8 @@
-"""The simulator application: shared state, request counters, fault injection, control routes."""
+"""The simulator application: shared state, request counters, fault injection, control routes.
+
+Services: Waylay (token, rules and resources batch, registry jobs with their event stream),
+SuperOffice BatchTask (``superoffice``) and Mammoth Analytics batches and jobs (``mammoth``, ``/api/v2``).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import control, superoffice, waylay
+from . import control, mammoth, superoffice, waylay
 from .faults import FaultRule, FaultSet
 from .http import error
 from .waylay_registry import CUT_SCOPE_KEY
@@ -39,7 +43,8 @@ class SimulatorConfig:
     ``job_step_delay``: seconds per registry job state step; ``sse_keepalive``: idle seconds
     between keep-alives on event streams; ``sse_crlf``: end event stream lines in ``\\r\\n``;
     ``sse_multiline``: split every other JSON event payload over two ``data:`` lines;
-    ``so_step_delay``: seconds per SuperOffice batch task state step.
+    ``so_step_delay``: seconds per SuperOffice batch task state step; ``mammoth_job_delay``: seconds a
+    Mammoth job stays ``processing`` before it reaches its outcome.
     """
 
     host: str = "127.0.0.1"
@@ -55,12 +60,21 @@ class SimulatorConfig:
     sse_crlf: bool = False
     sse_multiline: bool = False
     so_step_delay: float = 0.5
+    mammoth_job_delay: float = 1.0
     api_key: str = SIM_API_KEY
     api_secret: str = SIM_API_SECRET
     tenant: str = "simulator"
 
 
-NUMBER_SETTINGS = ("batch_delay", "token_ttl", "fail_ratio", "job_step_delay", "sse_keepalive", "so_step_delay")
+NUMBER_SETTINGS = (
+    "batch_delay",
+    "token_ttl",
+    "fail_ratio",
+    "job_step_delay",
+    "sse_keepalive",
+    "so_step_delay",
+    "mammoth_job_delay",
+)
 FLAG_SETTINGS = ("sse_crlf", "sse_multiline")
 RUNTIME_SETTINGS = NUMBER_SETTINGS + FLAG_SETTINGS
 
@@ -110,6 +124,7 @@ class SimState:
         self.faults = FaultSet()
         self.waylay = waylay.WaylayState(self)
         self.superoffice = superoffice.SuperOfficeState(lambda: self.config.so_step_delay)
+        self.mammoth = mammoth.MammothState(lambda: self.config.seed, lambda: self.config.mammoth_job_delay)
 
     def reset(self, state: bool = False) -> None:
         """Clear counters and faults; with ``state`` also restore the start-up settings and re-seed."""
@@ -119,6 +134,7 @@ class SimState:
             self.config = replace(self.initial)
             self.waylay.reseed()
             self.superoffice.reset()
+            self.mammoth.reseed()
 
     def update_config(self, changes: dict[str, Any]) -> None:
         """Apply run-time settings; raise ``ValueError`` on a bad one. A new fail_ratio re-seeds the tasks."""
@@ -239,9 +255,12 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app.state.sim = sim
     app.include_router(waylay.router)
     app.include_router(superoffice.router)
+    app.include_router(mammoth.router)
     app.include_router(control.router)
+    app.include_router(mammoth.control_router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(superoffice.SoError, superoffice.so_error_handler)
+    app.add_exception_handler(mammoth.MammothError, mammoth.mammoth_error_handler)
     app.add_middleware(SimMiddleware, sim=sim, router=app.router)
     _quiet_dropped_responses()
     return app
