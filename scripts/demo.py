@@ -82,12 +82,19 @@ def prepare_superoffice_export(url: str) -> dict:
     return {"poll_interval": 1}
 
 
+def prepare_mammoth_cleanup(url: str) -> dict:
+    """The seeded dataset holds 40 batches over the last 200 days; delete jobs take 2 s."""
+    control(url, "config", {"mammoth_job_delay": 2})
+    return {"poll_interval": 1}
+
+
 #: Each example DAG with the step that prepares the simulator and returns the run conf.
 RUNS: dict[str, Callable[[str], dict]] = {
     "waylay_rules_cleanup": prepare_rules_cleanup,
     "waylay_resources_bulk_delete": prepare_bulk_delete,
     "waylay_plug_release": prepare_plug_release,
     "superoffice_nightly_export": prepare_superoffice_export,
+    "mammoth_batch_cleanup": prepare_mammoth_cleanup,
 }
 
 
@@ -97,7 +104,7 @@ def counters(url: str) -> dict:
 
 
 def airflow_env(sim_url: str) -> dict[str, str]:
-    from airflow_provider_batchops.simulator import SIM_API_KEY, SIM_API_SECRET
+    from airflow_provider_batchops.simulator import MAMMOTH_API_KEY, MAMMOTH_API_SECRET, SIM_API_KEY, SIM_API_SECRET
     from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
@@ -108,6 +115,10 @@ def airflow_env(sim_url: str) -> dict[str, str]:
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
         AIRFLOW_CONN_WAYLAY_DEFAULT=json.dumps(
             {"conn_type": "waylay", "host": sim_url, "login": SIM_API_KEY, "password": SIM_API_SECRET}
+        ),
+        AIRFLOW_CONN_MAMMOTH_DEFAULT=json.dumps(
+            {"conn_type": "mammoth", "host": f"{sim_url}/api/v2", "login": MAMMOTH_API_KEY,
+             "password": MAMMOTH_API_SECRET}
         ),
         AIRFLOW_CONN_SUPEROFFICE_DEFAULT=json.dumps(
             {"conn_type": "superoffice", "host": f"{sim_url}/Cust12345", "password": SO_ACCESS_TOKEN}

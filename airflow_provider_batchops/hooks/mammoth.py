@@ -162,21 +162,26 @@ class MammothHook(ApiHook):
 
     def get_job(self, job_id: Any) -> dict[str, Any]:
         """``GET /jobs/{job_id}``: the ``JobSchema``."""
-        body = self.call(self.get_job_call(job_id))
-        return body["job"] if isinstance(body, dict) and isinstance(body.get("job"), dict) else body
+        return _job_of(self.call(self.get_job_call(job_id)))
 
     def get_jobs(self, job_ids: Any) -> list[dict[str, Any]]:
-        """``GET /jobs?job_ids=``: several jobs, 100 per request; unknown ids are left out."""
+        """``GET /jobs?job_ids=``: several jobs, 100 per request.
+
+        The list leaves unknown ids out; each missing one is read alone (``GET /jobs/{id}``), so an
+        id Mammoth does not know fails with its 404 instead of being waited on forever.
+        """
+        ids = check_ids(job_ids, "job_ids")
         jobs: list[dict[str, Any]] = []
-        for call in self.get_jobs_calls(check_ids(job_ids, "job_ids")):
+        for call in self.get_jobs_calls(ids):
             jobs.extend(_jobs_of(self.call(call)))
-        return jobs
+        return jobs + [_job_of(self.call(self.get_job_call(i))) for i in _missing(ids, jobs)]
 
     async def aget_jobs(self, job_ids: Any) -> list[dict[str, Any]]:
+        ids = check_ids(job_ids, "job_ids")
         jobs: list[dict[str, Any]] = []
-        for call in self.get_jobs_calls(check_ids(job_ids, "job_ids")):
+        for call in self.get_jobs_calls(ids):
             jobs.extend(_jobs_of(await self.acall(call)))
-        return jobs
+        return jobs + [_job_of(await self.acall(self.get_job_call(i))) for i in _missing(ids, jobs)]
 
     def get_jobs_report(self, job_ids: Any) -> StatusReport:
         ids = check_ids(job_ids, "job_ids")
@@ -196,6 +201,18 @@ class MammothHook(ApiHook):
         except BatchOpsError as exc:
             return False, str(exc)
         return True, f"Connected to {self.client.base_url}"
+
+
+def _job_of(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("job"), dict):
+        raise BatchOpsError(f"Mammoth answered without a job: {str(body)[:300]}")
+    job: dict[str, Any] = body["job"]
+    return job
+
+
+def _missing(ids: list[int], jobs: list[dict[str, Any]]) -> list[int]:
+    seen = {job.get("id") for job in jobs}
+    return [i for i in ids if i not in seen]
 
 
 def _jobs_of(body: Any) -> list[dict[str, Any]]:

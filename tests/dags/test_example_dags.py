@@ -40,7 +40,7 @@ def dagbag(airflow_db):
 def test_every_example_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert {"waylay_rules_cleanup", "waylay_resources_bulk_delete", "waylay_plug_release",
-            "superoffice_nightly_export"} <= set(dagbag.dag_ids)
+            "superoffice_nightly_export", "mammoth_batch_cleanup"} <= set(dagbag.dag_ids)
 
 
 def _control(sim, method, path, body=None):
@@ -137,3 +137,29 @@ def test_superoffice_nightly_export_hands_the_file_on(dagbag, sim, monkeypatch):
     counters = _control(sim, "GET", "counters")["requests"]
     assert counters["POST /{tenant}/api/v1/BatchTask"] == 1
     assert sim.app_state.superoffice.running() == []  # nothing left running that the DAG started
+
+
+def test_mammoth_cleanup_lists_then_deletes_old_batches_keeping_the_newest(dagbag, sim, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from conftest import set_connection
+
+    from airflow_provider_batchops.simulator import MAMMOTH_API_KEY, MAMMOTH_API_SECRET
+
+    set_connection(monkeypatch, "mammoth_default", conn_type="mammoth", host=f"{sim.url}/api/v2",
+                   login=MAMMOTH_API_KEY, password=MAMMOTH_API_SECRET)
+    _control(sim, "POST", "config", {"mammoth_job_delay": 0.2})
+    before = _control(sim, "GET", "mammoth/batches?workspace_id=4&project_id=1020&dataset_id=3453")["batches"]
+    cutoff = datetime.now(timezone.utc) - timedelta(days=90)
+    old = {b["id"] for b in before if datetime.fromisoformat(b["created_at"].replace("Z", "+00:00")) < cutoff}
+    assert old and len(before) - len(old) >= 5  # the seed has both, and at least 5 recent ones
+
+    run = dagbag.get_dag("mammoth_batch_cleanup").test(run_conf={"poll_interval": 0.2})
+
+    assert _succeeded(run)
+    after = {b["id"] for b in _control(sim, "GET", "mammoth/batches?workspace_id=4&project_id=1020&dataset_id=3453")
+             ["batches"]}
+    assert after == {b["id"] for b in before} - old
+    counters = _control(sim, "GET", "counters")["requests"]
+    deletes = [v for k, v in counters.items() if k.startswith("DELETE /api/v2/")]
+    assert deletes == [1]  # one request for every old batch

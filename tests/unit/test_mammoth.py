@@ -161,9 +161,19 @@ def test_the_400_detail_appears_in_the_error(mm_conn, requests_mock):
 
 
 def test_get_jobs_reads_a_hundred_per_request(mm_conn, requests_mock):
-    requests_mock.get(f"{API}/jobs", json={"jobs": []})
-    MammothHook().get_jobs(list(range(1, 251)))
+    def listing(request, context):
+        return {"jobs": [job(int(i), "processing") for i in query(request)["job_ids"].split(",")]}
+
+    requests_mock.get(f"{API}/jobs", json=listing)
+    assert len(MammothHook().get_jobs(list(range(1, 251)))) == 250
     assert [len(query(r)["job_ids"].split(",")) for r in requests_mock.request_history] == [100, 100, 50]
+
+
+def test_a_job_left_out_of_the_list_is_read_alone_and_its_404_fails(mm_conn, requests_mock):
+    requests_mock.get(f"{API}/jobs", json={"jobs": [job(1, "success")]})
+    requests_mock.get(f"{API}/jobs/2", status_code=404, json={"status_code": 404, "detail": "Job 2 not found"})
+    with pytest.raises(ApiError, match="Job 2 not found"):
+        MammothHook().get_jobs([1, 2])
 
 
 def test_get_one_batch_and_delete_one(mm_conn, requests_mock):
