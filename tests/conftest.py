@@ -24,6 +24,8 @@ from fixtures_simulator import sim, simulator  # noqa: E402, F401
 
 from airflow_provider_batchops.core.auth import TOKEN_CACHE  # noqa: E402
 
+#: The installed Airflow's (major, minor), for the few behaviours that differ between 3.1 and later.
+AIRFLOW_VERSION = tuple(int(p) for p in __import__("airflow").__version__.split(".")[:2])
 GATEWAY = "https://gateway.test"
 API_KEY = "0123456789abcdef01234567"
 API_SECRET = "dGVzdC1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ=="

@@ -9,7 +9,7 @@ import secrets
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Depends, Request
@@ -113,7 +113,12 @@ def authorized(request: Request) -> WaylayState:
     return waylay
 
 
-Authorized = Annotated["WaylayState", Depends(authorized)]
+if TYPE_CHECKING:
+    Authorized = Annotated[WaylayState, Depends(authorized)]
+else:
+    # FastAPI resolves route annotations in the route's own module, where WaylayState is not
+    # imported; older FastAPI releases then ignore the dependency, so keep the runtime type plain.
+    Authorized = Annotated[Any, Depends(authorized)]
 
 router = APIRouter()
 

@@ -101,7 +101,8 @@ def test_resources_bulk_delete_fed_by_an_upstream_task(dagbag, sim_conn):
 
 
 def test_plug_release_waits_for_the_verify_job_and_its_children(dagbag, sim_conn):
-    _control(sim_conn, "POST", "config", {"job_step_delay": 0.2})
+    # Slow enough that the job is still running when the sensor first reads it, even on a busy machine.
+    _control(sim_conn, "POST", "config", {"job_step_delay": 1.5})
     job = _control(sim_conn, "POST", "registry/jobs", {
         "type": "verify", "children": True, "function": {"functionType": "plugs", "name": "p", "version": "1.0.0"}})
 

@@ -7,7 +7,7 @@ from unittest.mock import MagicMock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import set_connection
+from conftest import AIRFLOW_VERSION, set_connection
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import (
@@ -86,6 +86,8 @@ def test_workspace_header_from_the_extra(mm_conn, requests_mock):
      ({"login": KEY, "password": SECRET, "extra": "not json"}, "extra")],
 )
 def test_bad_connections_name_the_field_and_send_nothing(monkeypatch, requests_mock, fields, field):
+    if fields.get("extra") == "not json" and AIRFLOW_VERSION < (3, 2):
+        pytest.skip("Airflow 3.1 itself refuses a connection whose extra is not an object")
     set_connection(monkeypatch, "mammoth_default", conn_type="mammoth", host=API, **fields)
     with pytest.raises(ConnectionConfigError) as err:
         MammothHook().get_job(1)

@@ -6,8 +6,7 @@ import base64
 import time
 
 import pytest
-from airflow import __version__ as airflow_version
-from conftest import API_KEY, API_SECRET, GATEWAY, make_jwt, set_connection
+from conftest import AIRFLOW_VERSION, API_KEY, API_SECRET, GATEWAY, make_jwt, set_connection
 from openapi_check import requires_spec, validate_request_body
 
 from airflow_provider_batchops.core.auth import TOKEN_CACHE
@@ -15,7 +14,6 @@ from airflow_provider_batchops.core.errors import ApiError, ConnectionConfigErro
 from airflow_provider_batchops.hooks.waylay import WaylayHook, jwt_times
 from airflow_provider_batchops.models.waylay import rules_batch_body
 
-AIRFLOW_VERSION = tuple(int(p) for p in airflow_version.split(".")[:2])
 RUNNING = {"id": "b-1", "user": "user/u", "operation": {"entity": "task", "action": "delete"}, "queueTime": 1}
 ACCEPTED = {"statusCode": 202, "uri": "/rules/v1/batch/b-1", "entity": RUNNING}
 
