@@ -62,6 +62,13 @@ class WaitSettings:
         }
 
 
+def check_flag(value: Any, field: str) -> bool:
+    """A true/false parameter; a string such as ``"false"`` would otherwise count as true."""
+    if not isinstance(value, bool):
+        raise InputError(field, f"expected true or false, got {value!r}")
+    return value
+
+
 def check_policy(value: Any) -> str:
     if value not in ITEM_FAILURE_POLICIES:
         raise InputError("on_item_failure", f"{value!r} is not one of {', '.join(ITEM_FAILURE_POLICIES)}")
@@ -197,13 +204,21 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         """Send the start request and return the remote id."""
 
     def wait_settings(self, context: Context) -> WaitSettings:
+        for flag in ("wait_for_completion", "deferrable", "durable"):
+            check_flag(getattr(self, flag), flag)
         schedule = PollSchedule.from_user(self.poll_interval, self.max_poll_interval)
         timeout = seconds(self.timeout, "timeout", allow_none=True)
         deadlines = [] if timeout is None else [time.time() + timeout]
         ti = context.get("ti")
         start_date = getattr(ti, "start_date", None)
-        if self.execution_timeout is not None and start_date is not None:
-            deadlines.append((start_date + self.execution_timeout).timestamp())
+        if self.execution_timeout is not None:
+            seconds(self.execution_timeout, "execution_timeout")
+            if start_date is not None:
+                deadline = (start_date + self.execution_timeout).timestamp()
+                if deadline <= time.time():
+                    raise InputError("execution_timeout", "the task's deadline (start + execution_timeout) "
+                                     "has already passed; nothing was started")
+                deadlines.append(deadline)
         return WaitSettings(schedule, min(deadlines, default=None), check_policy(self.on_item_failure))
 
     def execute(self, context: Context) -> Any:

@@ -12,6 +12,7 @@ from airflow_provider_batchops.core.operator import (
     RemoteId,
     RemoteWorkMixin,
     WaitSettings,
+    check_flag,
     check_policy,
     default_deferrable,
 )
@@ -66,8 +67,9 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         self.validate()
+        check_flag(self.deferrable, "deferrable")
         policy = check_policy(self.on_item_failure)
-        schedule = PollSchedule.from_user(self.poke_interval, self.max_poll_interval)
+        schedule = PollSchedule.from_user(self.poke_interval, self.max_poll_interval, field="poke_interval")
         if not self.deferrable:
             return super().execute(context)
         timeout = seconds(self.timeout, "timeout", allow_none=True)

@@ -64,14 +64,15 @@ class PollSchedule:
     jitter: float = 0.1
 
     @classmethod
-    def from_user(cls, poll_interval: Any, max_poll_interval: Any) -> PollSchedule:
-        interval = seconds(poll_interval, "poll_interval")
+    def from_user(cls, poll_interval: Any, max_poll_interval: Any, field: str = "poll_interval") -> PollSchedule:
+        """:param field: the user's name for ``poll_interval`` (sensors call it ``poke_interval``)."""
+        interval = seconds(poll_interval, field)
         assert interval is not None
         maximum = seconds(max_poll_interval, "max_poll_interval", allow_none=True)
         if maximum is None:
             maximum = max(interval, DEFAULT_MAX_POLL_INTERVAL)
         if maximum < interval:
-            raise InputError("max_poll_interval", f"must be >= poll_interval ({interval:g} s), got {maximum:g}")
+            raise InputError("max_poll_interval", f"must be >= {field} ({interval:g} s), got {maximum:g}")
         return cls(interval=interval, max_interval=maximum)
 
     def delay(self, poll_number: int) -> float:

@@ -50,6 +50,9 @@ def check_service(service: Any) -> str:
 def check_id(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(field, f"expected a non-empty string id, got {value!r}")
+    if value in (".", ".."):
+        # HTTP clients resolve a '.' or '..' path segment, so the request would address another URL.
+        raise InputError(field, f"{value!r} is not an id")
     return value
 
 

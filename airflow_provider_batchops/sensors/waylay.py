@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import cached_property, partial
 from typing import Any
 
-from airflow_provider_batchops.core.operator import RemoteId, WaitSettings
+from airflow_provider_batchops.core.operator import RemoteId, WaitSettings, check_flag
 from airflow_provider_batchops.core.sensor import StatusSensor
 from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.hooks.waylay import WaylayHook, check_id, check_service
@@ -104,6 +104,8 @@ class WaylayRegistryJobSensor(_WaylaySensor):
     def validate(self) -> None:
         check_job_type(self.job_type)
         check_id(self.job_id, "job_id")
+        check_flag(self.children, "children")
+        check_flag(self.use_events, "use_events")
 
     def remote_target(self) -> RemoteId:
         return self.job_id
