@@ -50,6 +50,8 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
 }
 _SERVICES = {"Waylay": "waylay", "Mammoth Analytics": "mammoth", "SuperOffice": "superoffice"}
 _HOOKS = {"waylay": "WaylayHook", "mammoth": "MammothHook", "superoffice": "SuperOfficeHook"}
+#: The names the connection form's type list shows (the hooks' ``hook_name``).
+_HOOK_NAMES = {"waylay": "Waylay", "mammoth": "Mammoth Analytics", "superoffice": "SuperOffice"}
 _DOCS = {
     "Waylay": "https://docs.waylay.io/",
     "Mammoth Analytics": "https://app.mammoth.io/api/v2/docs",
@@ -82,6 +84,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "connection-type": conn_type,
                 "hook-class-name": f"{_PKG}.hooks.{conn_type}.{hook}",
+                "hook-name": _HOOK_NAMES[conn_type],
                 "ui-field-behaviour": CONNECTION_FORMS[conn_type],
             }
             for conn_type, hook in _HOOKS.items()

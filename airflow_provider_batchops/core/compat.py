@@ -12,4 +12,9 @@ try:
 except ImportError:  # Airflow < 3.2
     from airflow.exceptions import TaskDeferred  # type: ignore[no-redef,attr-defined]
 
-__all__ = ["TaskDeferred", "conf"]
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow < 3.2
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef,attr-defined]
+
+__all__ = ["AirflowFailException", "TaskDeferred", "conf"]

@@ -10,6 +10,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_batchops.core.compat import AirflowFailException
+
 #: How much of an unreadable (non-JSON) error body is kept in an exception.
 _MAX_TEXT_BODY = 500
 
@@ -95,10 +97,11 @@ class TransientApiError(ApiError):
     """A retryable failure (429, 5xx, connection error, timeout) that outlived every retry."""
 
 
-class StartOutcomeUnknownError(ApiError):
+class StartOutcomeUnknownError(ApiError, AirflowFailException):
     """A start request may have been accepted, but its answer was lost.
 
-    It is deliberately not re-sent: a second start could launch a second batch.
+    It is deliberately not re-sent, and the task fails without Airflow's retries: a second start
+    could launch a second batch. Check the remote system, then clear the task if nothing started.
     """
 
 

@@ -138,3 +138,15 @@ def test_the_variable_fallback_is_named_after_the_task_instance():
     assert store is not None and isinstance(store.store, VariableStore)
     assert store.store.prefix == "batchops.resume.d.manual__1.t.3"
     assert resume_store({"ti": MagicMock()}) is None  # no usable task instance: no resume
+
+
+def test_a_lost_start_fails_the_task_without_airflow_retries(so_conn, requests_mock):
+    from airflow_provider_batchops.core.compat import AirflowFailException
+    from airflow_provider_batchops.core.errors import StartOutcomeUnknownError
+
+    store = FakeStore()
+    requests_mock.post(f"{API}/BatchTask", text="<html>proxy error page</html>")  # accepted? nobody knows
+    with pytest.raises(StartOutcomeUnknownError) as err:
+        operator(retries=3).execute(context(store))
+    assert isinstance(err.value, AirflowFailException)  # Airflow skips the task's retries
+    assert store.data == {} and starts(requests_mock) == 1
