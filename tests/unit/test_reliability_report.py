@@ -8,6 +8,7 @@ import reliability_report
 
 def test_sections_replace_their_block_and_keep_the_others(tmp_path, monkeypatch):
     monkeypatch.setattr(reliability_report, "_SECTIONS", {})
+    monkeypatch.delenv("BATCHOPS_NO_REPORT", raising=False)
     doc = tmp_path / "reliability.md"
     doc.write_text("# Reliability\n\n<!-- section:old -->\nkept\n<!-- /section:old -->\n\n"
                    "<!-- section:faults -->\nstale\n<!-- /section:faults -->\n")
