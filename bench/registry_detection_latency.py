@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from datetime import datetime
+from typing import Any
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="batchops-bench-"))
 
@@ -32,7 +33,7 @@ async def one_run(url: str, use_events: bool, poll_interval: float) -> float:
     job = response.json()
     trigger = WaylayRegistryJobTrigger(job_type="build", job_id=job["id"], use_events=use_events,
                                        poll_interval=poll_interval, max_poll_interval=poll_interval)
-    events = trigger.run()
+    events: Any = trigger.run()
     event = await asyncio.wait_for(events.__anext__(), timeout=120)
     seen = time.time()
     await events.aclose()

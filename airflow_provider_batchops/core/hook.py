@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
+import weakref
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseHook
@@ -53,9 +56,14 @@ class ApiHook(BaseHook, abc.ABC):
         return self._client
 
     async def aclient(self) -> ApiClient:
-        """The client for triggers; the connection is read with Airflow's async API."""
+        """The client for triggers; the connection is read with Airflow's async API.
+
+        Hooks that ask for the same connection while a look-up is in flight on this loop share it
+        (a triggerer starting thousands of triggers reads each connection a few times, not thousands);
+        nothing is kept once the look-up is done, so a changed connection is seen by the next hook.
+        """
         if self._client is None:
-            conn = await self.aget_connection(self.conn_id)
+            conn = await _shared_lookup(self.conn_id, self.aget_connection)
             for secret in _secrets_of(conn):
                 await amask(secret)
             self._client = self.build_client(conn)
@@ -108,6 +116,23 @@ class ApiHook(BaseHook, abc.ABC):
         if not value:
             raise ConnectionConfigError(self.conn_id, field, f"the {label} is missing")
         return str(value)
+
+
+_lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _shared_lookup(conn_id: str, lookup: Callable[[str], Coroutine[Any, Any, Connection]]) -> Connection:
+    """``await lookup(conn_id)``, joined by every caller on this loop until it is done."""
+    loop = asyncio.get_running_loop()
+    in_flight = _lookups.setdefault(loop, {})
+    task = in_flight.get(conn_id)
+    if task is None:
+        task = in_flight[conn_id] = loop.create_task(lookup(conn_id))
+        task.add_done_callback(lambda _: in_flight.pop(conn_id, None))
+    conn: Connection = await asyncio.shield(task)  # one waiter's cancellation does not cancel the others'
+    return conn
 
 
 def _secrets_of(conn: Connection) -> list[str]:

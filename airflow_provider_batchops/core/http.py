@@ -8,6 +8,7 @@ Both paths share :class:`RetryPolicy` and the same response handling, so they ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import time
@@ -20,12 +21,13 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import aiohttp
-import requests
-
 from airflow_provider_batchops.core.errors import ApiError, StartOutcomeUnknownError, TransientApiError
 
 if TYPE_CHECKING:
+    # Imported where used: a DAG file that imports an operator pays for neither (about 0.3 s of CPU).
+    import aiohttp
+    import requests
+
     from airflow_provider_batchops.core.auth import Auth
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -84,7 +86,12 @@ class Reply:
     content: bytes
 
     def json(self) -> Any:
-        return json.loads(self.content) if self.content else None
+        """The parsed body; parsed once (the success check already parses it), then reused."""
+        try:
+            return self.__dict__["_parsed"]
+        except KeyError:
+            value = self.__dict__["_parsed"] = json.loads(self.content) if self.content else None
+            return value
 
     def body_for_error(self) -> Any:
         try:
@@ -203,16 +210,17 @@ class ApiClient:
     def _next_step(
         self, call: Call, attempt: int, reply: Reply | None, failure: Failure | None, refreshed: bool
     ) -> _Step:
-        path = call.resolved_path
         if reply is not None and 200 <= reply.status < 300:
             try:
                 reply.json()
             except ValueError:
+                path = call.resolved_path
                 if call.is_idempotent and attempt < self.retry.max_attempts:
                     return _Step(delay=self.retry.delay(attempt))
                 error_cls = ApiError if call.is_idempotent else StartOutcomeUnknownError
                 return _Step(error=error_cls(call.method, path, reply.status, reason="body is not valid JSON"))
             return _Step(reply=reply)
+        path = call.resolved_path
         status = reply.status if reply is not None else None
         if status == 401 and self.auth is not None and call.authenticated and not refreshed:
             if self.auth.invalidate():
@@ -244,6 +252,8 @@ class ApiClient:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
+            import requests
+
             self._session = requests.Session()
         return self._session
 
@@ -268,6 +278,8 @@ class ApiClient:
             time.sleep(step.delay or 0.0)
 
     def _send_sync(self, call: Call, headers: dict[str, str]) -> tuple[Reply | None, Failure | None]:
+        import requests
+
         try:
             resp = self.session.request(
                 call.method,
@@ -315,8 +327,10 @@ class ApiClient:
             await asyncio.sleep(step.delay or 0.0)
 
     async def _send_async(self, call: Call, headers: dict[str, str]) -> tuple[Reply | None, Failure | None]:
+        import aiohttp
+
         session = current_session()
-        timeout = aiohttp.ClientTimeout(total=self.timeouts.total, connect=self.timeouts.connect)
+        timeout = _client_timeout(self.timeouts)
         try:
             async with session.request(
                 call.method,
@@ -346,6 +360,8 @@ class ApiClient:
 
         :param read_timeout: longest silence tolerated between two chunks (keep-alives count).
         """
+        import aiohttp
+
         timeout = aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect, sock_read=read_timeout)
         for attempt in (1, 2):
             headers = {**self.headers, "Accept": "text/event-stream"}
@@ -368,6 +384,14 @@ class ApiClient:
             yield resp
         finally:
             resp.release()
+
+
+@functools.lru_cache(maxsize=32)
+def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """One immutable ``aiohttp`` timeout per :class:`Timeouts`, instead of a new one per request."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect)
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
@@ -399,6 +423,8 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
     Every trigger on a loop shares one connection pool. The session is closed when its last user
     leaves, so a loop that ends (``asyncio.run`` in ``dag.test()``) leaves nothing unclosed.
     """
+    import aiohttp
+
     loop = asyncio.get_running_loop()
     entry = _loop_sessions.get(loop)
     if entry is None or entry.session.closed:

@@ -76,7 +76,11 @@ class PollSchedule:
         return cls(interval=interval, max_interval=maximum)
 
     def delay(self, poll_number: int) -> float:
-        base = min(self.max_interval, self.interval * self.factor ** max(poll_number - 1, 0))
+        try:
+            grown = self.interval * self.factor ** max(poll_number - 1, 0)
+        except OverflowError:  # 1.5 ** n overflows after ~1,750 polls (a day at 60 s): long at the cap
+            grown = self.max_interval
+        base = min(self.max_interval, grown)
         return base * random.uniform(1 - self.jitter, 1 + self.jitter)
 
 

@@ -8,8 +8,6 @@ import time
 from functools import partial
 from typing import Any
 
-import aiohttp
-
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
@@ -77,7 +75,10 @@ class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
 
     async def read_status(self, hook: WaylayHook) -> StatusReport:
         pending = self._reports.pending()
-        fresh = await asyncio.gather(*(hook.aget_batch_report(self.service, i) for i in pending))
+        if len(pending) == 1:  # the common case: no task and gather future per poll
+            fresh = [await hook.aget_batch_report(self.service, pending[0])]
+        else:
+            fresh = await asyncio.gather(*(hook.aget_batch_report(self.service, i) for i in pending))
         return self._reports.update(dict(zip(pending, fresh, strict=True)))
 
 
@@ -147,6 +148,8 @@ class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
         Returns a terminal report read after the stream became ready, or ``None`` when the caller
         should read the job to learn where it stands.
         """
+        import aiohttp  # here, not at module level: DAG files import this module through the operators
+
         remaining = None if self.deadline is None else max(self.deadline - time.time(), 0.0)
         try:
             return await asyncio.wait_for(self._follow(hook), remaining)
