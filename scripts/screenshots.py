@@ -181,8 +181,9 @@ def screenshot_forms(base_url: str, out_dir: Path, chromium: str = CHROMIUM) -> 
                     dialog.locator("input[name=connection_id]").fill(conn_id)
                     combo = dialog.get_by_role("combobox")
                     combo.click()
-                    combo.type(conn_type)
-                    page.get_by_role("option", name=conn_type, exact=True).click()
+                    label = _type_label(conn_type)  # the list shows the hook name, e.g. "Mammoth Analytics"
+                    combo.type(label)
+                    page.get_by_role("option", name=label, exact=True).click()
                     dialog.get_by_text("Standard Fields").wait_for()
                     page.wait_for_timeout(300)
                     target = out_dir / f"connection-{conn_type}.png"
@@ -207,6 +208,14 @@ def screenshot_forms(base_url: str, out_dir: Path, chromium: str = CHROMIUM) -> 
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     return written
+
+
+
+def _type_label(conn_type: str) -> str:
+    from airflow_provider_batchops.get_provider_info import get_provider_info
+
+    names = {c["connection-type"]: c.get("hook-name", conn_type) for c in get_provider_info()["connection-types"]}
+    return str(names[conn_type])
 
 
 def main(argv: list[str] | None = None) -> int:
