@@ -18,7 +18,8 @@ from urllib.parse import quote
 import pytest
 import reliability_report
 from airflow.exceptions import AirflowNotFoundException
-from conftest import set_connection
+from airflow.sdk.exceptions import AirflowException
+from conftest import AIRFLOW_VERSION, set_connection
 from reliability_sim import (
     MAMMOTH_WHERE,
     closed_loopback_port,
@@ -312,12 +313,16 @@ def test_bad_input_is_refused_before_any_request(bad: Bad, sim, monkeypatch):
     connect_all(sim, monkeypatch)
     if bad.connection is not None:
         conn_id, spec = bad.connection
+        if AIRFLOW_VERSION < (3, 2) and isinstance(spec.get("extra"), str) and not _is_json_object(spec["extra"]):
+            pytest.skip("Airflow 3.1 itself refuses a connection whose extra is not an object")
         fields = {k: v.replace("{sim}", sim.url) if k == "host" else v for k, v in spec.items()}
         set_connection(monkeypatch, conn_id, **fields)
     control(sim, "POST", "reset")
     assert counters(sim)["total"] == 0
 
-    with pytest.raises((ValueError, AirflowNotFoundException)) as raised:
+    # Airflow 3.1's BaseSensorOperator refuses some values itself (an AirflowException naming the field).
+    refusals = (ValueError, AirflowNotFoundException) + ((AirflowException,) if AIRFLOW_VERSION < (3, 2) else ())
+    with pytest.raises(refusals) as raised:
         bad.run()
     error = raised.value
     seen = counters(sim)["total"]
@@ -328,6 +333,15 @@ def test_bad_input_is_refused_before_any_request(bad: Bad, sim, monkeypatch):
     if isinstance(error, InputError):
         assert error.field == bad.field, f"names {error.field!r}, expected {bad.field!r}: {error}"
     assert bad.field in str(error), str(error)
+
+
+def _is_json_object(text: str) -> bool:
+    import json
+
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 UNREACHABLE: list[tuple[str, Callable[[], Any]]] = [
