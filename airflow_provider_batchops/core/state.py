@@ -85,16 +85,23 @@ class ReportSet:
 
     :param ids: the remote ids, in order.
     :param combine: turns the per-id reports into one.
+    :param unread: the report of an id with no reading yet (not finished, so it is read again).
     """
 
-    def __init__(self, ids: list[str], combine: Callable[[list[StatusReport]], StatusReport]) -> None:
+    def __init__(
+        self,
+        ids: list[Any],
+        combine: Callable[[list[StatusReport]], StatusReport],
+        unread: Callable[[Any], StatusReport] = lambda _id: StatusReport(BatchState.UNKNOWN),
+    ) -> None:
         self.ids = list(ids)
         self.combine = combine
-        self._latest: dict[str, StatusReport] = {}
+        self.unread = unread
+        self._latest: dict[Any, StatusReport] = {}
 
-    def pending(self) -> list[str]:
+    def pending(self) -> list[Any]:
         return [i for i in self.ids if i not in self._latest or not self._latest[i].state.is_terminal]
 
-    def update(self, fresh: dict[str, StatusReport]) -> StatusReport:
+    def update(self, fresh: dict[Any, StatusReport]) -> StatusReport:
         self._latest.update(fresh)
-        return self.combine([self._latest[i] for i in self.ids])
+        return self.combine([self._latest[i] if i in self._latest else self.unread(i) for i in self.ids])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
-from airflow_provider_batchops.core.state import BatchState, StatusReport
+from airflow_provider_batchops.core.state import BatchState, ReportSet, StatusReport
 from airflow_provider_batchops.core.validation import check_choices, check_int, validate_model
 
 BATCH_STATES = ("active", "sync_pending", "suspended", "deleting")
@@ -286,13 +287,17 @@ def job_summary(job: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def jobs_report(jobs: list[dict[str, Any]], job_ids: list[int]) -> StatusReport:
-    """One report for the jobs of one operation; unknown ids count as not finished yet."""
-    by_id = {job.get("id"): job for job in jobs if isinstance(job, dict)}
-    entries = [job_summary(by_id[i]) if i in by_id else {"job_id": i, "status": "unknown"} for i in job_ids]
-    states = [_JOB_STATES.get(str(e["status"]), BatchState.UNKNOWN) for e in entries]
-    failed = [e for e, s in zip(entries, states, strict=True) if s is BatchState.FAILED]
-    running = sum(1 for s in states if not s.is_terminal)
+def job_report(job: dict[str, Any]) -> StatusReport:
+    """One job's reading; unknown statuses map to ``unknown`` (not finished, read again)."""
+    entry = job_summary(job)
+    return StatusReport(_JOB_STATES.get(str(entry["status"]), BatchState.UNKNOWN), entry)
+
+
+def combine_job_reports(job_ids: list[int], reports: list[StatusReport]) -> StatusReport:
+    """One report for the jobs of one operation."""
+    entries = [r.summary for r in reports]
+    failed = [r.summary for r in reports if r.state is BatchState.FAILED]
+    running = sum(1 for r in reports if not r.state.is_terminal)
     summary: dict[str, Any] = {"service": "mammoth", "job_ids": job_ids, "jobs": entries}
     if running:
         state = BatchState.RUNNING
@@ -312,27 +317,19 @@ def jobs_report(jobs: list[dict[str, Any]], job_ids: list[int]) -> StatusReport:
     return StatusReport(state, summary, message, item_failures=item_failures)
 
 
-class JobSet:
-    """The latest reading of each job of one operation; finished jobs are kept, not read again."""
-
-    def __init__(self, job_ids: list[int]) -> None:
-        self.job_ids = job_ids
-        self._latest: dict[int, dict[str, Any]] = {}
-
-    def pending(self) -> list[int]:
-        """Jobs not known to be finished (unknown statuses are read again, like ``processing``)."""
-        return [i for i in self.job_ids if not _is_finished(self._latest.get(i))]
-
-    def update(self, jobs: list[dict[str, Any]]) -> StatusReport:
-        """Merge fresh readings and report on all the jobs."""
-        for job in jobs:
-            if job.get("id") in self.job_ids:
-                self._latest[job["id"]] = job
-        return jobs_report(list(self._latest.values()), self.job_ids)
+def _unread_job(job_id: Any) -> StatusReport:
+    return StatusReport(BatchState.UNKNOWN, {"job_id": job_id, "status": "unknown"})
 
 
-def _is_finished(job: dict[str, Any] | None) -> bool:
-    return job is not None and _JOB_STATES.get(str(job.get("status")), BatchState.UNKNOWN).is_terminal
+def job_reports(job_ids: list[int]) -> ReportSet:
+    """The latest reading per job of one operation; finished jobs are not read again."""
+    return ReportSet(job_ids, partial(combine_job_reports, job_ids), unread=_unread_job)
+
+
+def jobs_report(jobs: list[dict[str, Any]], job_ids: list[int]) -> StatusReport:
+    """One report from raw jobs; ids missing from ``jobs`` count as not finished yet."""
+    wanted = set(job_ids)
+    return job_reports(job_ids).update({j["id"]: job_report(j) for j in jobs if j.get("id") in wanted})
 
 
 def finished_report(ack: Any) -> StatusReport:

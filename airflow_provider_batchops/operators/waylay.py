@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-from functools import cached_property, partial
 from typing import Any, ClassVar
 
 from airflow_provider_batchops.core.errors import BatchOpsError
-from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator, WaitSettings
-from airflow_provider_batchops.core.state import ReportSet, StatusReport
+from airflow_provider_batchops.core.operator import StartAndWaitOperator
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import (
     DEFAULT_MAX_BATCH_SIZE,
     RulesQuery,
-    combine_batch_reports,
     resources_delete_bodies,
     rules_batch_body,
 )
-from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger, batch_id_list
+from airflow_provider_batchops.sensors.waylay import WaylayBatchWait
 
 
-class WaylayBatchOperator(StartAndWaitOperator):
+class WaylayBatchOperator(WaylayBatchWait, StartAndWaitOperator):
     """Base of the Waylay batch operators: start one or several batches, read them, defer on them.
 
     :param waylay_conn_id: the Airflow connection id (type ``waylay``).
     """
 
-    service: ClassVar[str]
+    service: str
     cannot_cancel_note = "Waylay batch operations cannot be cancelled, so it goes on remotely"
 
     def __init__(self, *, waylay_conn_id: str = WaylayHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.waylay_conn_id = waylay_conn_id
-        self._reports: ReportSet | None = None
-
-    @cached_property
-    def hook(self) -> WaylayHook:
-        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
 
     def start(self, request: list[dict[str, Any]]) -> str | list[str]:
         """Send each body; one body gives one id, several give a list (in order)."""
@@ -51,19 +43,6 @@ class WaylayBatchOperator(StartAndWaitOperator):
             self.log.info("Waylay accepted batch %s: %s", ids[-1],
                           accepted["entity"].get("operation", {}).get("description", ""))
         return ids[0] if len(request) == 1 else ids
-
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        ids = batch_id_list(batch_ids=remote_id) if isinstance(remote_id, list) else [str(remote_id)]
-        if self._reports is None or self._reports.ids != ids:
-            self._reports = ReportSet(ids, partial(combine_batch_reports, self.service))
-        pending = self._reports.pending()
-        return self._reports.update({i: self.hook.get_batch_report(self.service, i) for i in pending})
-
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayBatchTrigger:
-        ids = {"batch_ids": remote_id} if isinstance(remote_id, list) else {"batch_id": remote_id}
-        return WaylayBatchTrigger(
-            service=self.service, waylay_conn_id=self.waylay_conn_id, **ids, **settings.trigger_kwargs()
-        )
 
 
 class RulesBatchOperator(WaylayBatchOperator):

@@ -7,9 +7,9 @@ from typing import Any
 
 from airflow_provider_batchops.core.operator import RemoteId, WaitSettings
 from airflow_provider_batchops.core.sensor import StatusSensor
-from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.hooks.mammoth import MammothHook
-from airflow_provider_batchops.models.mammoth import JobSet
+from airflow_provider_batchops.models.mammoth import job_report, job_reports
 from airflow_provider_batchops.triggers.mammoth import MammothJobTrigger, job_id_list
 
 
@@ -17,7 +17,7 @@ class MammothJobsWait:
     """Reading and deferring on Mammoth jobs, shared by the sensor and the operators."""
 
     mammoth_conn_id: str
-    _jobs: JobSet | None = None
+    _jobs: ReportSet | None = None
 
     @cached_property
     def hook(self) -> MammothHook:
@@ -25,9 +25,9 @@ class MammothJobsWait:
 
     def read_status(self, remote_id: RemoteId) -> StatusReport:
         ids = job_id_list(job_id=remote_id)
-        if self._jobs is None or self._jobs.job_ids != ids:
-            self._jobs = JobSet(ids)
-        return self._jobs.update(self.hook.get_jobs(self._jobs.pending()))
+        if self._jobs is None or self._jobs.ids != ids:
+            self._jobs = job_reports(ids)
+        return self._jobs.update({job["id"]: job_report(job) for job in self.hook.get_jobs(self._jobs.pending())})
 
     def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> MammothJobTrigger:
         return MammothJobTrigger(job_ids=job_id_list(job_id=remote_id), mammoth_conn_id=self.mammoth_conn_id,

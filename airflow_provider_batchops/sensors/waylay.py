@@ -32,7 +32,33 @@ class _WaylaySensor(StatusSensor):
         return WaylayHook(waylay_conn_id=self.waylay_conn_id)
 
 
-class WaylayBatchSensor(_WaylaySensor):
+class WaylayBatchWait:
+    """Reading and deferring on Waylay batches, shared by the batch operators and the batch sensor."""
+
+    service: str
+    waylay_conn_id: str
+    _reports: ReportSet | None = None
+
+    @cached_property
+    def hook(self) -> WaylayHook:
+        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
+
+    def read_status(self, remote_id: RemoteId) -> StatusReport:
+        """Read the unfinished batches of ``remote_id`` (finished ones are not read again)."""
+        ids = [str(i) for i in remote_id] if isinstance(remote_id, list) else [str(remote_id)]
+        if self._reports is None or self._reports.ids != ids:
+            self._reports = ReportSet(ids, partial(combine_batch_reports, self.service))
+        pending = self._reports.pending()
+        return self._reports.update({i: self.hook.get_batch_report(self.service, i) for i in pending})
+
+    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayBatchTrigger:
+        ids = {"batch_ids": remote_id} if isinstance(remote_id, list) else {"batch_id": remote_id}
+        return WaylayBatchTrigger(
+            service=self.service, waylay_conn_id=self.waylay_conn_id, **ids, **settings.trigger_kwargs()
+        )
+
+
+class WaylayBatchSensor(WaylayBatchWait, _WaylaySensor):
     """Wait for Waylay rules or resources batch operations to finish; return their summary.
 
     Succeeds when the batch finished with no failed item. Failed items fail the sensor, or only log a
@@ -51,7 +77,6 @@ class WaylayBatchSensor(_WaylaySensor):
         super().__init__(**kwargs)
         self.service = service
         self.batch_id = batch_id
-        self._reports: ReportSet | None = None
 
     def validate(self) -> None:
         check_service(self.service)
@@ -61,19 +86,6 @@ class WaylayBatchSensor(_WaylaySensor):
         if isinstance(self.batch_id, (list, tuple)):
             return batch_id_list(batch_ids=self.batch_id)
         return check_id(self.batch_id, "batch_id")
-
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        ids = [str(i) for i in remote_id] if isinstance(remote_id, list) else [str(remote_id)]
-        if self._reports is None or self._reports.ids != ids:
-            self._reports = ReportSet(ids, partial(combine_batch_reports, self.service))
-        pending = self._reports.pending()
-        return self._reports.update({i: self.hook.get_batch_report(self.service, i) for i in pending})
-
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayBatchTrigger:
-        ids = {"batch_ids": remote_id} if isinstance(remote_id, list) else {"batch_id": remote_id}
-        return WaylayBatchTrigger(
-            service=self.service, waylay_conn_id=self.waylay_conn_id, **ids, **settings.trigger_kwargs()
-        )
 
 
 class WaylayRegistryJobSensor(_WaylaySensor):

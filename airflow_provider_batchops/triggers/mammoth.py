@@ -8,7 +8,7 @@ from airflow_provider_batchops.core.errors import InputError
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
 from airflow_provider_batchops.hooks.mammoth import MammothHook
-from airflow_provider_batchops.models.mammoth import JobSet, check_ids
+from airflow_provider_batchops.models.mammoth import check_ids, job_report, job_reports
 
 
 def job_id_list(job_id: Any = None, job_ids: Any = None) -> list[int]:
@@ -43,7 +43,7 @@ class MammothJobTrigger(StatusTrigger[MammothHook]):
         super().__init__(**kwargs)
         self.job_ids = job_id_list(job_id, job_ids)
         self.mammoth_conn_id = mammoth_conn_id
-        self._jobs = JobSet(self.job_ids)
+        self._jobs = job_reports(self.job_ids)
 
     def identity(self) -> dict[str, Any]:
         return {"job_ids": self.job_ids, "mammoth_conn_id": self.mammoth_conn_id}
@@ -56,4 +56,5 @@ class MammothJobTrigger(StatusTrigger[MammothHook]):
         return MammothHook(mammoth_conn_id=self.mammoth_conn_id)
 
     async def read_status(self, hook: MammothHook) -> StatusReport:
-        return self._jobs.update(await hook.aget_jobs(self._jobs.pending()))
+        jobs = await hook.aget_jobs(self._jobs.pending())
+        return self._jobs.update({job["id"]: job_report(job) for job in jobs})

@@ -21,9 +21,10 @@ from airflow_provider_batchops.core.state import BatchState
 from airflow_provider_batchops.hooks.mammoth import MammothHook
 from airflow_provider_batchops.models.mammoth import (
     ColumnNameMapping,
-    JobSet,
     create_batch_body,
     id_chunks,
+    job_report,
+    job_reports,
     jobs_report,
     list_params,
     patch_body,
@@ -263,8 +264,8 @@ def test_failure_reason_from_the_job_response(response, reason):
 
 
 def test_a_jobset_rereads_only_unfinished_and_unknown_jobs():
-    jobs = JobSet([1, 2, 3])
-    jobs.update([job(1, "success"), job(2, "weird")])
+    jobs = job_reports([1, 2, 3])
+    jobs.update({1: job_report(job(1, "success")), 2: job_report(job(2, "weird"))})
     assert jobs.pending() == [2, 3]
 
 
