@@ -395,7 +395,9 @@ def test_b_two_triggerers_complete_each_wait_once(deployment: Deployment) -> Non
     assert check_ran_once(deploy, dag_id, run_id, sorted(expected)) == []
     assert set(holders) == set(expected)  # every wait was seen deferred with a triggerer
     per_job = Counter(job for held in holders.values() for job in held)
-    assert set(per_job) == {jobs_before, second}, per_job  # both triggerers ran some of the waits
+    # Which triggerer picks a trigger up is Airflow's choice: with spare capacity one may take all
+    # of them (seen on 3.1.8). Both ran throughout (asserted above); the split is recorded.
+    assert set(per_job) <= {jobs_before, second}, per_job
     record_scenario("B: two triggerers at once", tis, starts, 4 * count, 0, seconds)
     E2E.note(f"B: triggers held per triggerer job: {dict(sorted(per_job.items()))}; each wait fired one trigger "
              "event and resumed once.")
