@@ -75,6 +75,10 @@ class SafeStore:
         except Exception as exc:
             log.warning("Could not record %r in the task state store (%s); a retry would start afresh", key, exc)
 
+    def record(self, key: str, value: Any) -> None:
+        """Like :meth:`set`, but a failure raises: used where losing the record could start work twice."""
+        self.store.set(key, value)
+
     def delete(self, key: str) -> None:
         try:
             self.store.delete(key)

@@ -97,11 +97,46 @@ class TransientApiError(ApiError):
     """A retryable failure (429, 5xx, connection error, timeout) that outlived every retry."""
 
 
+class NotSentError(TransientApiError):
+    """The connection failed before the request was sent (refused, DNS, TLS handshake): nothing reached the API.
+
+    A start that fails this way did not start anything, so a retry of the task is safe.
+    """
+
+
+class MalformedResponseError(TransientApiError):
+    """The API answered 2xx with a body the provider cannot read (wrong shape, not JSON, empty).
+
+    While waiting, such a reading counts as a failed read (tolerated a few times in a row).
+    """
+
+    def _describe(self) -> str:
+        text = f"{self.method} {self.path} answered HTTP {self.status} with a body this provider cannot read"
+        if self.reason:
+            text += f": {self.reason}"
+        if self.body is not None:
+            body = self.body if isinstance(self.body, str) else json.dumps(self.body, default=str)
+            text += f" (body: {body[:_MAX_TEXT_BODY]})"
+        return text
+
+
+class UnknownStateError(BatchOpsError):
+    """The remote work stayed in a state the provider does not know for longer than the grace allows."""
+
+
 class StartOutcomeUnknownError(ApiError, AirflowFailException):
     """A start request may have been accepted, but its answer was lost.
 
     It is deliberately not re-sent, and the task fails without Airflow's retries: a second start
     could launch a second batch. Check the remote system, then clear the task if nothing started.
+    """
+
+
+class StartAcceptedError(BatchOpsError, AirflowFailException):
+    """The API accepted a start (2xx), then something failed: the work may be running remotely.
+
+    The task fails without Airflow's retries, since a retry would start the work a second time. The
+    message says what is known of the accepted work (ids, the answer).
     """
 
 

@@ -7,12 +7,17 @@ import asyncio
 import json
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_batchops.core.errors import ConnectionConfigError, InputError
-from airflow_provider_batchops.core.http import ApiClient, Call, Timeouts
+from airflow_provider_batchops.core.errors import (
+    ConnectionConfigError,
+    InputError,
+    MalformedResponseError,
+    StartAcceptedError,
+)
+from airflow_provider_batchops.core.http import ApiClient, Call, Reply, Timeouts
 from airflow_provider_batchops.core.secrets import amask, mask
 from airflow_provider_batchops.core.waiting import seconds
 
@@ -20,6 +25,52 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 _SENSITIVE_EXTRA_WORDS = ("token", "secret", "password", "ticket", "key")
+#: Bounds of the per-request timeout (``extra.timeout``), in seconds.
+MAX_REQUEST_TIMEOUT = 3600.0
+T = TypeVar("T")
+
+
+def check_conn_id(value: Any, field: str, default: str) -> str:
+    """A connection id: ``None`` means the default; an empty or blank id is refused, never the default."""
+    if value is None:
+        return default
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise InputError(field, f"expected a connection id, got {value!r}")
+    return value
+
+
+def problem_text(exc: BaseException) -> str:
+    """What a parser found wrong, in one line: a pydantic error's path and message, else the error."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return f"{where}: {first['msg']} ({exc.error_count()} problem(s))"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def parse_reply(call: Call, reply: Reply, parse: Callable[[Any], T]) -> T:
+    """``parse(reply.json())``; any failure becomes a :class:`MalformedResponseError` naming the call."""
+    try:
+        return parse(reply.json())
+    except Exception as exc:  # a parser meets arbitrary JSON: every failure is the same kind
+        raise MalformedResponseError(call.method, call.resolved_path, reply.status, reply.body_for_error(),
+                                     reason=problem_text(exc)) from None
+
+
+def read_start(call: Call, reply: Reply, read_id: Callable[[Reply], T]) -> T:
+    """The id of work a 2xx answer accepted; unreadable, it fails the task without Airflow's retries."""
+    try:
+        return read_id(reply)
+    except Exception as exc:
+        body = reply.body_for_error()
+        shown = body if isinstance(body, str) else json.dumps(body, default=str)
+        raise StartAcceptedError(
+            f"{call.method} {call.resolved_path} was accepted (HTTP {reply.status}), but its answer could not be "
+            f"read ({problem_text(exc)}): the work may be running remotely, so it is not started again. "
+            f"Answer: {shown[:300]}"
+        ) from None
 
 
 class ApiHook(BaseHook, abc.ABC):
@@ -37,7 +88,7 @@ class ApiHook(BaseHook, abc.ABC):
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id or self.default_conn_name
+        self.conn_id = check_conn_id(conn_id, self.conn_name_attr, self.default_conn_name)
         self._client: ApiClient | None = None
 
     @abc.abstractmethod
@@ -76,6 +127,18 @@ class ApiHook(BaseHook, abc.ABC):
         client = await self.aclient()
         return (await client.arequest(call)).json()
 
+    def read(self, call: Call, parse: Callable[[Any], T]) -> T:
+        """Send ``call`` and parse its body; an unreadable body is a :class:`MalformedResponseError`."""
+        return parse_reply(call, self.client.request(call), parse)
+
+    async def aread(self, call: Call, parse: Callable[[Any], T]) -> T:
+        client = await self.aclient()
+        return parse_reply(call, await client.arequest(call), parse)
+
+    def send_start(self, call: Call, read_id: Callable[[Reply], T]) -> T:
+        """Send a start and read the id of the accepted work from the answer (see :func:`read_start`)."""
+        return read_start(call, self.client.request(call), read_id)
+
     # -- connection helpers ----------------------------------------------------------------------
     def base_url(self, conn: Connection) -> str:
         """Scheme + host (+ port) + :attr:`base_path`; ``https`` unless the host or schema says otherwise."""
@@ -105,7 +168,8 @@ class ApiHook(BaseHook, abc.ABC):
 
     def timeouts(self, extras: dict[str, Any]) -> Timeouts:
         try:
-            total = seconds(extras.get("timeout", Timeouts.total), "extra.timeout")
+            total = seconds(extras.get("timeout", Timeouts.total), "extra.timeout", minimum=0.1,
+                            maximum=MAX_REQUEST_TIMEOUT)
         except InputError as exc:
             raise ConnectionConfigError(self.conn_id, "extra.timeout", exc.problem) from None
         assert total is not None

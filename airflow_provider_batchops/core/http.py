@@ -21,7 +21,13 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_provider_batchops.core.errors import ApiError, StartOutcomeUnknownError, TransientApiError
+from airflow_provider_batchops.core.errors import (
+    ApiError,
+    MalformedResponseError,
+    NotSentError,
+    StartOutcomeUnknownError,
+    TransientApiError,
+)
 
 if TYPE_CHECKING:
     # Imported where used: a DAG file that imports an operator pays for neither (about 0.3 s of CPU).
@@ -104,7 +110,17 @@ class Failure(Enum):
     """Why no response arrived."""
 
     NOT_SENT = "connection could not be opened"  # the server never saw the request
+    TLS = "TLS handshake failed"  # the server never saw the request; retrying does not help
     LOST = "connection lost or timed out"  # the server may have seen it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt: a reply, or why none arrived (with what the client library said)."""
+
+    reply: Reply | None = None
+    failure: Failure | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,8 @@ class RetryPolicy:
     def should_retry(self, call: Call, status: int | None, failure: Failure | None) -> bool:
         if failure is Failure.NOT_SENT:
             return True
+        if failure is Failure.TLS:
+            return False
         if failure is Failure.LOST:
             return call.is_idempotent
         if status in self.retry_statuses_any_method:
@@ -207,17 +225,16 @@ class ApiClient:
         self._session: requests.Session | None = None
 
     # -- shared decision logic -------------------------------------------------------------------
-    def _next_step(
-        self, call: Call, attempt: int, reply: Reply | None, failure: Failure | None, refreshed: bool
-    ) -> _Step:
+    def _next_step(self, call: Call, attempt: int, outcome: Outcome, refreshed: bool) -> _Step:
+        reply, failure = outcome.reply, outcome.failure
         if reply is not None and 200 <= reply.status < 300:
             try:
                 reply.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 path = call.resolved_path
                 if call.is_idempotent and attempt < self.retry.max_attempts:
                     return _Step(delay=self.retry.delay(attempt))
-                error_cls = ApiError if call.is_idempotent else StartOutcomeUnknownError
+                error_cls = MalformedResponseError if call.is_idempotent else StartOutcomeUnknownError
                 return _Step(error=error_cls(call.method, path, reply.status, reason="body is not valid JSON"))
             return _Step(reply=reply)
         path = call.resolved_path
@@ -225,6 +242,10 @@ class ApiClient:
         if status == 401 and self.auth is not None and call.authenticated and not refreshed:
             if self.auth.invalidate():
                 return _Step(refresh_auth=True, delay=0.0)
+        if failure in (Failure.NOT_SENT, Failure.TLS):
+            if failure is Failure.NOT_SENT and attempt < self.retry.max_attempts:
+                return _Step(delay=self.retry.delay(attempt))
+            return _Step(error=NotSentError(call.method, path, None, reason=self._not_sent_reason(outcome, attempt)))
         if self.retry.should_retry(call, status, failure):
             if attempt < self.retry.max_attempts:
                 retry_after = reply.headers.get("Retry-After") if reply is not None else None
@@ -244,6 +265,21 @@ class ApiClient:
             )
         assert reply is not None
         return _Step(error=ApiError(call.method, path, reply.status, reply.body_for_error()))
+
+    def _not_sent_reason(self, outcome: Outcome, attempt: int) -> str:
+        """Why nothing was sent, with a hint when the scheme and the server's protocol disagree."""
+        scheme = self.base_url.split("://", 1)[0]
+        text = f"{outcome.failure.value if outcome.failure else 'not sent'}"
+        if outcome.detail:
+            text += f" ({outcome.detail})"
+        if outcome.failure is Failure.TLS:
+            if scheme == "https" and _looks_like_plain_http(outcome.detail):
+                text += "; the connection uses https but the server answers plain HTTP: use an http:// host"
+            elif scheme == "http":
+                text += "; the connection uses http but the server answers with TLS: use an https:// host"
+        elif attempt > 1:
+            text += f", {attempt} attempts"
+        return text + "; nothing was sent, so nothing started"
 
     def _url(self, call: Call) -> str:
         return self.base_url + call.resolved_path
@@ -266,8 +302,7 @@ class ApiClient:
             headers = dict(self.headers)
             if self.auth is not None and call.authenticated:
                 headers.update(self.auth.headers())
-            reply, failure = self._send_sync(call, headers)
-            step = self._next_step(call, attempt, reply, failure, refreshed)
+            step = self._next_step(call, attempt, self._send_sync(call, headers), refreshed)
             if step.reply is not None:
                 return step.reply
             if step.error is not None:
@@ -277,7 +312,7 @@ class ApiClient:
                 attempt -= 1  # a refreshed credential is not a retry
             time.sleep(step.delay or 0.0)
 
-    def _send_sync(self, call: Call, headers: dict[str, str]) -> tuple[Reply | None, Failure | None]:
+    def _send_sync(self, call: Call, headers: dict[str, str]) -> Outcome:
         import requests
 
         try:
@@ -290,15 +325,23 @@ class ApiClient:
                 timeout=(self.timeouts.connect, self.timeouts.total),
                 allow_redirects=False,
             )
-            return Reply(resp.status_code, resp.headers, resp.content), None
-        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
-            if isinstance(exc, requests.exceptions.InvalidURL):
-                raise ApiError(call.method, call.path, None, reason="invalid URL") from None
-            return None, Failure.NOT_SENT
+            return Outcome(Reply(resp.status_code, resp.headers, resp.content))
+        except requests.exceptions.InvalidURL:
+            raise ApiError(call.method, call.path, None, reason="invalid URL") from None
+        except requests.exceptions.SSLError as exc:
+            return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
+        except requests.ConnectTimeout:
+            return Outcome(failure=Failure.NOT_SENT, detail="connect timeout")
         except requests.ConnectionError as exc:
-            return None, Failure.NOT_SENT if _never_connected(exc) else Failure.LOST
-        except requests.RequestException:
-            return None, Failure.LOST
+            if _tls_answer(exc):
+                return Outcome(failure=Failure.TLS, detail="the server answered with a TLS record")
+            if _never_connected(exc):
+                return Outcome(failure=Failure.NOT_SENT, detail=_exception_text(exc))
+            if self.base_url.startswith("http://") and _speaks_tls(self.base_url, self.timeouts.connect):
+                return Outcome(failure=Failure.TLS, detail="the server closed the connection; it speaks TLS")
+            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+        except requests.RequestException as exc:
+            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
 
     def close(self) -> None:
         if self._session is not None:
@@ -315,8 +358,7 @@ class ApiClient:
             headers = dict(self.headers)
             if self.auth is not None and call.authenticated:
                 headers.update(await self.auth.aheaders())
-            reply, failure = await self._send_async(call, headers)
-            step = self._next_step(call, attempt, reply, failure, refreshed)
+            step = self._next_step(call, attempt, await self._send_async(call, headers), refreshed)
             if step.reply is not None:
                 return step.reply
             if step.error is not None:
@@ -326,7 +368,7 @@ class ApiClient:
                 attempt -= 1
             await asyncio.sleep(step.delay or 0.0)
 
-    async def _send_async(self, call: Call, headers: dict[str, str]) -> tuple[Reply | None, Failure | None]:
+    async def _send_async(self, call: Call, headers: dict[str, str]) -> Outcome:
         import aiohttp
 
         session = current_session()
@@ -342,14 +384,21 @@ class ApiClient:
                 allow_redirects=False,
             ) as resp:
                 content = await resp.read()
-                return Reply(resp.status, resp.headers, content), None
-        except aiohttp.ClientConnectorError:
-            return None, Failure.NOT_SENT
+                return Outcome(Reply(resp.status, resp.headers, content))
+        except (aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError) as exc:
+            return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
+        except aiohttp.ClientConnectorError as exc:
+            return Outcome(failure=Failure.NOT_SENT, detail=_exception_text(exc))
         except aiohttp.InvalidURL:
             raise ApiError(call.method, call.path, None, reason="invalid URL") from None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            return None, Failure.LOST
-
+        except aiohttp.ClientResponseError as exc:
+            if _tls_answer(exc):
+                return Outcome(failure=Failure.TLS, detail="the server answered with a TLS record")
+            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            if _ssl_failure(exc):
+                return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
+            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
 
     @asynccontextmanager
     async def astream(self, call: Call, read_timeout: float = 60.0) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -400,6 +449,76 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
 
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, (NewConnectionError, NameResolutionError))
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what caused it (``__cause__``/``__context__``/wrapped ``args``), outermost first."""
+    seen: list[BaseException] = []
+    todo: list[Any] = [exc]
+    while todo and len(seen) < 20:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return seen
+
+
+def _tls_answer(exc: BaseException) -> bool:
+    """True when a plain-HTTP request got a TLS record back (the server speaks https)."""
+    # A TLS record starts with its type (0x15 alert, 0x16 handshake) and the major version 3.
+    markers = ("\\x15\\x03", "\\x16\\x03", "\x15\x03", "\x16\x03")
+    return any(m in text for e in _chain(exc) for text in (repr(e), str(e)) for m in markers)
+
+
+def _ssl_failure(exc: BaseException) -> bool:
+    import ssl
+
+    return any(isinstance(e, ssl.SSLError) for e in _chain(exc))
+
+
+def _looks_like_plain_http(detail: str) -> bool:
+    text = detail.lower().replace("_", " ")
+    return any(word in text for word in ("wrong version number", "record layer failure", "http request",
+                                         "unknown protocol", "packet length too long"))
+
+
+def _exception_text(exc: BaseException) -> str:
+    """A short cause of a connection error: the TLS, DNS or socket error underneath."""
+    import socket
+    import ssl
+
+    chain = _chain(exc)
+    tls = [item for item in chain if isinstance(item, ssl.SSLError)]
+    if tls:
+        named = [item for item in tls if getattr(item, "reason", None)]
+        return f"TLS: {getattr(named[0], 'reason', None) if named else tls[0]}"
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return f"DNS lookup failed: {item.strerror or item}"
+    for item in chain:
+        if isinstance(item, OSError) and item.strerror:
+            return item.strerror
+    return str(exc).split("?", 1)[0][:200]
+
+
+def _speaks_tls(url: str, timeout: float) -> bool:
+    """Whether ``url``'s host completes a TLS handshake: asked only after an ``http://`` request got
+    no HTTP answer, to tell "the server speaks https" apart from a dropped connection."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=parts.hostname):
+                return True
+    except (OSError, ValueError):
+        return False
 
 
 # -- one aiohttp session per running event loop -----------------------------------------------------

@@ -21,14 +21,17 @@ from airflow_provider_batchops.core.errors import (
     BatchOpsError,
     InputError,
     RemoteWorkFailedError,
+    StartAcceptedError,
     WaitTimeoutError,
 )
 from airflow_provider_batchops.core.state import BatchState, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger, event_payload
 from airflow_provider_batchops.core.waiting import (
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_UNKNOWN_STATE_READS,
     PollSchedule,
     WaitLoop,
+    check_unknown_reads,
     seconds,
     wait_sync,
 )
@@ -52,6 +55,7 @@ class WaitSettings:
     schedule: PollSchedule
     deadline: float | None
     on_item_failure: str
+    unknown_state_reads: int | None = DEFAULT_UNKNOWN_STATE_READS
 
     def trigger_kwargs(self) -> dict[str, Any]:
         """The wait settings as :class:`StatusTrigger` kwargs."""
@@ -59,7 +63,11 @@ class WaitSettings:
             "poll_interval": self.schedule.interval,
             "max_poll_interval": self.schedule.max_interval,
             "deadline": self.deadline,
+            "unknown_state_reads": self.unknown_state_reads,
         }
+
+    def loop(self) -> WaitLoop:
+        return WaitLoop(self.schedule, self.deadline, unknown_state_reads=self.unknown_state_reads)
 
 
 def check_flag(value: Any, field: str) -> bool:
@@ -101,7 +109,7 @@ class RemoteWorkMixin(abc.ABC):
     # -- the flow ---------------------------------------------------------------------------------
     def wait_for(self, remote_id: RemoteId, settings: WaitSettings, defer_timeout: timedelta | None = None) -> Any:
         """Check once; if not finished, defer (deferrable) or poll here; then resolve."""
-        loop = WaitLoop(settings.schedule, settings.deadline)
+        loop = settings.loop()
         first = loop.decide(self.read_status(remote_id))
         if first.kind == "done" and first.report is not None:
             return self.resolve(first.report, settings.on_item_failure)
@@ -168,10 +176,16 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
     :param durable: remember the started work's id (task state store on Airflow 3.3+, an Airflow
         Variable before) so that a retry after a worker crash resumes waiting on it instead of
         starting it again. A retry after the work failed or timed out starts afresh.
+    :param unknown_state_reads: reads in a row in a state this provider does not know before the
+        wait fails (default 5; each such state is logged once as a warning); ``None`` = no limit.
     """
 
     #: XCom key under which the remote id is pushed as soon as the work is accepted.
     remote_id_key: ClassVar[str] = "batch_id"
+    #: Whether the remote id is a list of ids that finish together, whatever the number of starts.
+    many_ids: ClassVar[bool] = False
+    #: Task state key of how many of several starts were accepted (a resume sends only the rest).
+    starts_key: ClassVar[str] = "starts_accepted"
     template_fields: tuple[str, ...] = ("poll_interval", "max_poll_interval", "timeout", "on_item_failure")
 
     def __init__(
@@ -184,10 +198,12 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         timeout: float | timedelta | str | None = None,
         on_item_failure: str = "fail",
         durable: bool = True,
+        unknown_state_reads: int | None = DEFAULT_UNKNOWN_STATE_READS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.durable = durable
+        self.unknown_state_reads = unknown_state_reads
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -201,13 +217,23 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
 
     @abc.abstractmethod
     def start(self, request: Any) -> RemoteId:
-        """Send the start request and return the remote id."""
+        """Send one start request (one item of :meth:`split`) and return the id(s) it started."""
+
+    def split(self, request: Any) -> list[Any]:
+        """The start requests to send, in order; one by default (see :meth:`execute`)."""
+        return [request]
+
+    def start_is_idempotent(self, request: Any) -> bool:
+        """Whether sending ``request`` twice is harmless (a delete); such a start is re-sent when its
+        answer is lost. A start that is not idempotent is never started twice by this provider."""
+        return False
 
     def wait_settings(self, context: Context) -> WaitSettings:
         for flag in ("wait_for_completion", "deferrable", "durable"):
             check_flag(getattr(self, flag), flag)
         schedule = PollSchedule.from_user(self.poll_interval, self.max_poll_interval)
         timeout = seconds(self.timeout, "timeout", allow_none=True)
+        unknown_reads = check_unknown_reads(self.unknown_state_reads)
         deadlines = [] if timeout is None else [time.time() + timeout]
         ti = context.get("ti")
         start_date = getattr(ti, "start_date", None)
@@ -219,23 +245,92 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
                     raise InputError("execution_timeout", "the task's deadline (start + execution_timeout) "
                                      "has already passed; nothing was started")
                 deadlines.append(deadline)
-        return WaitSettings(schedule, min(deadlines, default=None), check_policy(self.on_item_failure))
+        return WaitSettings(schedule, min(deadlines, default=None), check_policy(self.on_item_failure), unknown_reads)
 
     def execute(self, context: Context) -> Any:
         settings = self.wait_settings(context)
         request = self.validate()
+        parts = self.split(request)
+        self._several_starts = len(parts) > 1
         store = resume_store(context) if self.durable else None
-        remote_id = self.resume(store)
-        if remote_id is None:
-            remote_id = self.start(request)
-            if store is not None:
-                store.set(self.remote_id_key, remote_id)
+        ids, accepted = self.resume_starts(store, len(parts))
+        for index in range(accepted, len(parts)):
+            ids.extend(self.start_part(parts, index, ids))
+            self.record(context, store, ids, index + 1, len(parts))
+        remote_id = self.remote_id_of(ids)
+        if accepted == len(parts):
+            context["ti"].xcom_push(key=self.remote_id_key, value=remote_id)
+        else:
             self.log.info("Started %s; id pushed to XCom key '%s'", remote_id, self.remote_id_key)
-        context["ti"].xcom_push(key=self.remote_id_key, value=remote_id)
         if not self.wait_for_completion:
             self.forget(store)
             return remote_id
-        return self.finish(store, lambda: self.wait_for(remote_id, settings))
+        recorded = store is not None
+        try:
+            return self.finish(store, lambda: self.wait_for(remote_id, settings))
+        except (RemoteWorkFailedError, WaitTimeoutError, StartAcceptedError):
+            raise
+        except Exception as exc:
+            retry_safe = isinstance(exc, BatchOpsError) and (recorded or all(map(self.start_is_idempotent, parts)))
+            if retry_safe:
+                raise
+            raise StartAcceptedError(
+                f"{self.remote_id_key} {remote_id} was started, then the wait failed ({exc}); a retry would start "
+                "it again, so the task fails without Airflow's retries. It may still be running remotely."
+            ) from exc
+
+    # -- starting ---------------------------------------------------------------------------------
+    def remote_id_of(self, ids: list[Any]) -> RemoteId:
+        if self.many_ids:
+            return list(ids)
+        if len(ids) != 1:
+            raise StartAcceptedError(f"Expected one started id, got {ids!r}; the work may be running remotely")
+        return ids[0]  # type: ignore[no-any-return]
+
+    def start_part(self, parts: list[Any], index: int, accepted: list[Any]) -> list[Any]:
+        """Send start ``index``; a failure after earlier starts were accepted names them, unretried."""
+        try:
+            started = self.start(parts[index])
+        except BatchOpsError as exc:
+            if index == 0:
+                raise
+            raise StartAcceptedError(
+                f"{index} of {len(parts)} starts were accepted ({self.remote_id_key}: {accepted}), then start "
+                f"{index + 1} failed: {exc}. The accepted work runs remotely; clear the task to send only the "
+                "starts that were not accepted."
+            ) from exc
+        return list(started) if isinstance(started, list) else [started]
+
+    def record(self, context: Context, store: SafeStore | None, ids: list[Any], accepted: int, total: int) -> None:
+        """Keep the ids accepted so far (task state and XCom) before anything else is sent."""
+        value = self.remote_id_of(ids) if accepted == total else list(ids)
+        try:
+            if store is not None:
+                store.record(self.remote_id_key, value)
+                if total > 1:
+                    store.record(self.starts_key, accepted)
+            context["ti"].xcom_push(key=self.remote_id_key, value=value)
+        except Exception as exc:
+            raise StartAcceptedError(
+                f"Started {self.remote_id_key} {value}, then recording it failed ({type(exc).__name__}: {exc}); "
+                "the work may be running remotely, so it is not started again."
+            ) from exc
+        if total > 1:
+            self.log.info("Start %d of %d accepted; %s so far: %s", accepted, total, self.remote_id_key, value)
+
+    def resume_starts(self, store: SafeStore | None, total: int) -> tuple[list[Any], int]:
+        """The ids an earlier try had accepted and how many of the ``total`` starts they cover."""
+        if store is not None and total > 1:
+            sent = store.get(self.starts_key)
+            previous = store.get(self.remote_id_key)
+            if isinstance(sent, int) and 0 < sent < total and isinstance(previous, list):
+                self.log.info("Resuming: an earlier try had %d of %d starts accepted (%s); sending the rest",
+                              sent, total, previous)
+                return list(previous), sent
+        remote_id = self.resume(store)
+        if remote_id is None:
+            return [], 0
+        return (list(remote_id) if isinstance(remote_id, list) else [remote_id]), total
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         store = resume_store(context) if self.durable else None
@@ -263,6 +358,8 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
     def forget(self, store: SafeStore | None) -> None:
         if store is not None:
             store.delete(self.remote_id_key)
+            if getattr(self, "_several_starts", True):
+                store.delete(self.starts_key)
 
     def finish(self, store: SafeStore | None, wait: Any) -> Any:
         """Run ``wait``; once the remote work has finished either way, forget its id."""

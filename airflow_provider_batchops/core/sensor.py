@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_batchops.core.errors import TransientApiError
 from airflow_provider_batchops.core.operator import (
     RemoteId,
     RemoteWorkMixin,
@@ -16,7 +17,14 @@ from airflow_provider_batchops.core.operator import (
     check_policy,
     default_deferrable,
 )
-from airflow_provider_batchops.core.waiting import PollSchedule, seconds
+from airflow_provider_batchops.core.waiting import (
+    DEFAULT_MAX_TRANSIENT_FAILURES,
+    DEFAULT_UNKNOWN_STATE_READS,
+    PollSchedule,
+    WaitLoop,
+    check_unknown_reads,
+    seconds,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -32,6 +40,11 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param max_poll_interval: in deferrable mode the delay grows from ``poke_interval`` towards this.
     :param on_item_failure: ``fail`` (default) or ``warn`` when items of a finished batch failed.
+    :param unknown_state_reads: reads in a row in a state this provider does not know before the
+        sensor fails (default 5; each such state is logged once as a warning); ``None`` = no limit.
+
+    A read that fails transiently (after the client's own retries) is tolerated a few times in a row
+    in poke mode as in deferrable mode.
     """
 
     template_fields: tuple[str, ...] = ("max_poll_interval", "on_item_failure")
@@ -42,6 +55,7 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
         deferrable: bool = default_deferrable(),
         max_poll_interval: float | timedelta | None = None,
         on_item_failure: str = "fail",
+        unknown_state_reads: int | None = DEFAULT_UNKNOWN_STATE_READS,
         **kwargs: Any,
     ) -> None:
         if deferrable:
@@ -50,6 +64,8 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
         self.deferrable = deferrable
         self.max_poll_interval = max_poll_interval
         self.on_item_failure = on_item_failure
+        self.unknown_state_reads = unknown_state_reads
+        self._poke_loop: WaitLoop | None = None
 
     def remote_target(self) -> RemoteId:
         """The id this sensor waits on (after templating)."""
@@ -59,9 +75,22 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
         """Check the rendered input; raise :class:`InputError` naming the field."""
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        report = self.read_status(self.remote_target())
-        if not report.state.is_terminal:
-            self.log.info("%s is %s", self.remote_target(), report.state.value)
+        """One read; the same loop as the deferred wait decides (transient failures, unknown states)."""
+        if self._poke_loop is None:
+            schedule = PollSchedule.from_user(self.poke_interval, self.max_poll_interval, field="poke_interval")
+            self._poke_loop = WaitLoop(schedule, None, DEFAULT_MAX_TRANSIENT_FAILURES,
+                                       check_unknown_reads(self.unknown_state_reads))
+        target = self.remote_target()
+        try:
+            decision = self._poke_loop.decide(self.read_status(target))
+        except TransientApiError as exc:
+            decision = self._poke_loop.decide(None, exc)
+        if decision.kind == "error" and decision.error is not None:
+            raise decision.error
+        report = decision.report
+        if not decision.finished or report is None:
+            if report is not None:
+                self.log.info("%s is %s", target, report.state.value)
             return False
         return PokeReturnValue(is_done=True, xcom_value=self.resolve(report, check_policy(self.on_item_failure)))
 
@@ -70,9 +99,10 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
         check_flag(self.deferrable, "deferrable")
         policy = check_policy(self.on_item_failure)
         schedule = PollSchedule.from_user(self.poke_interval, self.max_poll_interval, field="poke_interval")
+        unknown_reads = check_unknown_reads(self.unknown_state_reads)
         if not self.deferrable:
             return super().execute(context)
         timeout = seconds(self.timeout, "timeout", allow_none=True)
-        settings = WaitSettings(schedule, None if timeout is None else time.time() + timeout, policy)
+        settings = WaitSettings(schedule, None if timeout is None else time.time() + timeout, policy, unknown_reads)
         padded = None if timeout is None else timedelta(seconds=timeout + DEFER_TIMEOUT_PADDING)
         return self.wait_for(self.remote_target(), settings, defer_timeout=padded)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -53,29 +53,73 @@ class StatusReport:
     :param message: a one-line human description, used in logs and errors.
     :param item_failures: how many items of a finished batch failed (tasks, resources, ...). Such
         failures are governed by the ``on_item_failure`` policy; a failure of the whole operation is not.
+    :param unknown_state: the service's own state, as read, when the provider does not know it (the
+        report is then not finished); ``None`` when the state was understood.
     """
 
     state: BatchState
     summary: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     item_failures: int = 0
+    unknown_state: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "state": self.state.value,
             "summary": self.summary,
             "message": self.message,
             "item_failures": self.item_failures,
         }
+        if self.unknown_state is not None:
+            data["unknown_state"] = self.unknown_state
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StatusReport:
+        unknown = data.get("unknown_state")
         return cls(
             state=BatchState.parse(data["state"]),
             summary=dict(data.get("summary") or {}),
             message=str(data.get("message") or ""),
             item_failures=int(data.get("item_failures") or 0),
+            unknown_state=None if unknown is None else str(unknown),
         )
+
+
+#: Stands for a state field the answer did not carry at all.
+MISSING_STATE = "<missing>"
+
+
+def map_state(
+    raw: Any, states: Mapping[str, BatchState], numbers: Mapping[int, str] | None = None
+) -> tuple[BatchState, str | None]:
+    """A service's wire state as ``(state, unknown)``: ``unknown`` is the raw text when not understood.
+
+    Names match whatever their case (``SUCCESS`` is ``success``); ``numbers`` maps the documented
+    numeric forms (an integer or a numeric string) onto names. A state mapped to
+    :attr:`BatchState.UNKNOWN` (a service's own "unknown") also counts as not understood.
+    """
+    if raw is None:
+        return BatchState.UNKNOWN, MISSING_STATE
+    text = str(raw).strip()
+    if numbers is not None and not isinstance(raw, bool) and text.lstrip("-").isdigit():
+        text = numbers.get(int(text), text)
+    lowered = {name.lower(): state for name, state in states.items()}
+    state = lowered.get(text.lower(), BatchState.UNKNOWN)
+    return state, (text[:100] if state is BatchState.UNKNOWN else None)
+
+
+#: Listed entries (failed items, jobs) kept in one summary; counts stay complete. Keeps XCom small.
+MAX_LISTED = 100
+
+
+def bounded(entries: Mapping[str, Any] | list[Any], limit: int = MAX_LISTED) -> Any:
+    """The first ``limit`` entries of a dict or list (the rest are counted, not listed)."""
+    if len(entries) <= limit:
+        return entries
+    if isinstance(entries, Mapping):
+        return dict(list(entries.items())[:limit])
+    return list(entries[:limit])
 
 
 class ReportSet:
@@ -104,4 +148,9 @@ class ReportSet:
 
     def update(self, fresh: dict[Any, StatusReport]) -> StatusReport:
         self._latest.update(fresh)
-        return self.combine([self._latest[i] if i in self._latest else self.unread(i) for i in self.ids])
+        reports = [self._latest[i] if i in self._latest else self.unread(i) for i in self.ids]
+        combined = self.combine(reports)
+        unknown = [f"{i}: {r.unknown_state}" for i, r in zip(self.ids, reports, strict=True) if r.unknown_state]
+        if unknown and combined.unknown_state is None and not combined.state.is_terminal:
+            combined = replace(combined, unknown_state="; ".join(unknown[:5]))
+        return combined

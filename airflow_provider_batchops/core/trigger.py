@@ -18,9 +18,11 @@ from airflow_provider_batchops.core.state import BatchState, StatusReport
 from airflow_provider_batchops.core.waiting import (
     DEFAULT_MAX_TRANSIENT_FAILURES,
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_UNKNOWN_STATE_READS,
     Decision,
     PollSchedule,
     WaitLoop,
+    check_unknown_reads,
     wait_async,
 )
 
@@ -37,6 +39,8 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
     :param max_poll_interval: the longest delay; the delay grows towards it (adaptive backoff).
     :param deadline: wall-clock epoch seconds after which a ``timeout`` event is yielded.
     :param max_transient_failures: consecutive failed reads tolerated before an ``error`` event.
+    :param unknown_state_reads: consecutive reads in a state the provider does not know tolerated
+        before an ``error`` event; ``None`` = no limit.
     """
 
     def __init__(
@@ -46,11 +50,13 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
         max_poll_interval: float | None = None,
         deadline: float | None = None,
         max_transient_failures: int = DEFAULT_MAX_TRANSIENT_FAILURES,
+        unknown_state_reads: int | None = DEFAULT_UNKNOWN_STATE_READS,
     ) -> None:
         super().__init__()
         self.schedule = PollSchedule.from_user(poll_interval, max_poll_interval)
         self.deadline = deadline
         self.max_transient_failures = max_transient_failures
+        self.unknown_state_reads = check_unknown_reads(unknown_state_reads)
 
     # -- what subclasses declare -----------------------------------------------------------------
     @abc.abstractmethod
@@ -81,6 +87,7 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
                 "max_poll_interval": self.schedule.max_interval,
                 "deadline": self.deadline,
                 "max_transient_failures": self.max_transient_failures,
+                "unknown_state_reads": self.unknown_state_reads,
             },
         )
 
@@ -88,7 +95,7 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
         try:
             hook = await self.make_hook()
             async with shared_session():
-                loop = WaitLoop(self.schedule, self.deadline, self.max_transient_failures)
+                loop = WaitLoop(self.schedule, self.deadline, self.max_transient_failures, self.unknown_state_reads)
                 decision = await wait_async(lambda: self.read_status(hook), loop)
         except BatchOpsError as exc:
             decision = Decision("error", None, error=exc)

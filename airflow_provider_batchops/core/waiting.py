@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_batchops.core.errors import InputError, TransientApiError
+from airflow_provider_batchops.core.errors import InputError, TransientApiError, UnknownStateError
 from airflow_provider_batchops.core.state import StatusReport
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,25 @@ DEFAULT_POLL_INTERVAL = 10.0
 DEFAULT_MAX_POLL_INTERVAL = 60.0
 #: Consecutive polls that may fail transiently (after the client's own retries) before the wait fails.
 DEFAULT_MAX_TRANSIENT_FAILURES = 5
+#: Consecutive reads in a state the provider does not know before the wait fails (``None`` = no limit).
+DEFAULT_UNKNOWN_STATE_READS = 5
+#: Bounds of a poll interval: faster polling only loads the API; slower is better said as a timeout.
+MIN_POLL_INTERVAL = 0.05
+MAX_POLL_INTERVAL = 86_400.0
+#: The longest wait a ``timeout`` may ask for (366 days).
+MAX_WAIT = 366 * 86_400.0
 
 
-def seconds(value: Any, field: str, *, allow_none: bool = False, allow_zero: bool = False) -> float | None:
-    """Read a duration given as seconds (number or numeric string) or a ``timedelta``."""
+def seconds(
+    value: Any,
+    field: str,
+    *,
+    allow_none: bool = False,
+    allow_zero: bool = False,
+    minimum: float | None = None,
+    maximum: float = MAX_WAIT,
+) -> float | None:
+    """Read a duration given as seconds (number or numeric string) or a ``timedelta``, within bounds."""
     if value is None:
         if allow_none:
             return None
@@ -39,13 +54,26 @@ def seconds(value: Any, field: str, *, allow_none: bool = False, allow_zero: boo
     else:
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(field, f"expected seconds or a timedelta, got {value!r}") from None
     if number != number or number in (float("inf"), float("-inf")):
         raise InputError(field, f"expected a finite duration, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
         raise InputError(field, f"must be {'>= 0' if allow_zero else '> 0'} seconds, got {number:g}")
+    if minimum is not None and number < minimum:
+        raise InputError(field, f"must be at least {minimum:g} seconds, got {number:g}")
+    if number > maximum:
+        raise InputError(field, f"must be at most {maximum:g} seconds ({maximum / 86_400:g} days), got {number:g}")
     return number
+
+
+def check_unknown_reads(value: Any, field: str = "unknown_state_reads") -> int | None:
+    """How many reads in a state the provider does not know are tolerated: a whole number >= 1, or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise InputError(field, f"expected a whole number from 1 to 1000000, or None (no limit), got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -66,9 +94,9 @@ class PollSchedule:
     @classmethod
     def from_user(cls, poll_interval: Any, max_poll_interval: Any, field: str = "poll_interval") -> PollSchedule:
         """:param field: the user's name for ``poll_interval`` (sensors call it ``poke_interval``)."""
-        interval = seconds(poll_interval, field)
+        interval = seconds(poll_interval, field, minimum=MIN_POLL_INTERVAL, maximum=MAX_POLL_INTERVAL)
         assert interval is not None
-        maximum = seconds(max_poll_interval, "max_poll_interval", allow_none=True)
+        maximum = seconds(max_poll_interval, "max_poll_interval", allow_none=True, maximum=MAX_POLL_INTERVAL)
         if maximum is None:
             maximum = max(interval, DEFAULT_MAX_POLL_INTERVAL)
         if maximum < interval:
@@ -104,6 +132,8 @@ class WaitLoop:
     :param schedule: the poll schedule.
     :param deadline: wall-clock time (``time.time()``) after which the wait ends, or ``None``.
     :param max_transient_failures: consecutive failed reads tolerated before giving up.
+    :param unknown_state_reads: consecutive reads in a state the provider does not know tolerated
+        before giving up (each new such state is logged once as a warning); ``None`` = no limit.
     """
 
     def __init__(
@@ -111,14 +141,39 @@ class WaitLoop:
         schedule: PollSchedule,
         deadline: float | None,
         max_transient_failures: int = DEFAULT_MAX_TRANSIENT_FAILURES,
+        unknown_state_reads: int | None = DEFAULT_UNKNOWN_STATE_READS,
     ) -> None:
         self.schedule = schedule
         self.deadline = deadline
         self.max_transient_failures = max_transient_failures
+        self.unknown_state_reads = unknown_state_reads
         self.polls = 0
         self.failures_in_a_row = 0
+        self.unknown_in_a_row = 0
         self.last_report: StatusReport | None = None
         self._last_progress: Any = None
+        self._unknown_seen: set[str] = set()
+
+    def _unknown(self, report: StatusReport) -> Decision | None:
+        """Count a reading in a state the provider does not know; fail once the grace is spent."""
+        raw = report.unknown_state
+        if raw is None or report.state.is_terminal:
+            self.unknown_in_a_row = 0
+            return None
+        self.unknown_in_a_row += 1
+        if raw not in self._unknown_seen:
+            self._unknown_seen.add(raw)
+            log.warning("The service reports a state this provider does not know: %r (%s); reading again",
+                        raw, report.message or "no message")
+        limit = self.unknown_state_reads
+        if limit is not None and self.unknown_in_a_row >= limit:
+            error = UnknownStateError(
+                f"The remote work stayed in a state this provider does not know, {raw!r}, for "
+                f"{self.unknown_in_a_row} reads in a row; stopped waiting (the remote work was not stopped). "
+                "Widen the grace with unknown_state_reads (None = no limit) if the state is expected."
+            )
+            return Decision("error", report, error=error)
+        return None
 
     def decide(self, report: StatusReport | None, error: Exception | None = None) -> Decision:
         self.polls += 1
@@ -137,6 +192,9 @@ class WaitLoop:
                 log.info("Progress: %s", progress)
             if report.state.is_terminal:
                 return Decision("done", report)
+            gave_up = self._unknown(report)
+            if gave_up is not None:
+                return gave_up
         delay = self.schedule.delay(self.polls)
         if self.deadline is not None:
             remaining = self.deadline - time.time()

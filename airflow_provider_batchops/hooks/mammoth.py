@@ -11,13 +11,20 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_batchops.core.auth import StaticAuth
-from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, ConnectionConfigError, InputError
+from airflow_provider_batchops.core.errors import (
+    ApiError,
+    BatchOpsError,
+    ConnectionConfigError,
+    InputError,
+    StartAcceptedError,
+)
 from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
-from airflow_provider_batchops.core.http import ApiClient, Call
+from airflow_provider_batchops.core.http import ApiClient, Call, Reply
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.core.validation import check_int
 from airflow_provider_batchops.models.mammoth import (
     MAX_PAGE_SIZE,
+    ack_job_id,
     check_ids,
     dataset_path,
     id_chunks,
@@ -108,31 +115,42 @@ class MammothHook(ApiHook):
         return list(self.iter_batches(workspace_id, project_id, dataset_id, **filters))
 
     def create_batch(self, workspace_id: Any, project_id: Any, dataset_id: Any, body: dict[str, Any]) -> Any:
-        """``POST .../batches`` with a ``BatchesPostRequest``; returns the acknowledgement."""
+        """``POST .../batches`` with a ``BatchesPostRequest``; returns the acknowledgement (not re-sent)."""
         path = dataset_path(workspace_id, project_id, dataset_id)
-        return self.call(Call("POST", BATCHES, path_params=path, json_body=body))
+        return self.send_start(Call("POST", BATCHES, path_params=path, json_body=body), _ack)
 
     def update_batches(self, workspace_id: Any, project_id: Any, dataset_id: Any, body: dict[str, Any]) -> Any:
         """``PATCH .../batches`` with a ``BatchesPatchRequest`` (suspend/restore); the acknowledgement."""
         path = dataset_path(workspace_id, project_id, dataset_id)
-        return self.call(Call("PATCH", BATCHES, path_params=path, json_body=body))
+        return self.send_start(Call("PATCH", BATCHES, path_params=path, json_body=body), _ack)
+
+    @staticmethod
+    def delete_batches_call(workspace_id: Any, project_id: Any, dataset_id: Any, batch_ids: list[int]) -> Call:
+        """One ``DELETE .../batches?ids=``; deleting is idempotent, so a lost answer is sent again."""
+        path = dataset_path(workspace_id, project_id, dataset_id)
+        return Call("DELETE", BATCHES, path_params=path, params={"ids": ",".join(map(str, batch_ids))},
+                    idempotent=True)
+
+    def delete_some_batches(self, workspace_id: Any, project_id: Any, dataset_id: Any, batch_ids: Any) -> Any:
+        """One ``DELETE .../batches?ids=`` (ids within :data:`MAX_IDS_QUERY_CHARS`); the acknowledgement."""
+        ids = check_ids(batch_ids, "batch_ids")
+        return self.send_start(self.delete_batches_call(workspace_id, project_id, dataset_id, ids), _ack)
 
     def delete_batches(self, workspace_id: Any, project_id: Any, dataset_id: Any, batch_ids: Any) -> list[Any]:
         """``DELETE .../batches?ids=`` in as few requests as the URL length allows; one ack each.
 
-        A failed request after earlier ones were accepted raises an error naming the accepted jobs.
+        A failed request after earlier ones were accepted raises
+        :class:`~airflow_provider_batchops.core.errors.StartAcceptedError` naming the accepted acks.
         """
-        path = dataset_path(workspace_id, project_id, dataset_id)
         acks: list[Any] = []
         for chunk in id_chunks(check_ids(batch_ids, "batch_ids")):
-            call = Call("DELETE", BATCHES, path_params=path, params={"ids": ",".join(map(str, chunk))},
-                        idempotent=False)
             try:
-                acks.append(self.call(call))
+                acks.append(self.delete_some_batches(workspace_id, project_id, dataset_id, chunk))
             except BatchOpsError as exc:
                 if not acks:
                     raise
-                raise BatchOpsError(f"Deletes were accepted ({acks}), then the next request failed: {exc}") from exc
+                raise StartAcceptedError(f"Deletes were accepted ({acks}), then the next request failed: {exc}") \
+                    from exc
         return acks
 
     def get_batch(self, workspace_id: Any, project_id: Any, dataset_id: Any, batch_id: Any,
@@ -144,9 +162,9 @@ class MammothHook(ApiHook):
         return body["batch"] if isinstance(body, dict) and isinstance(body.get("batch"), dict) else body
 
     def delete_batch(self, workspace_id: Any, project_id: Any, dataset_id: Any, batch_id: Any) -> Any:
-        """``DELETE .../batches/{batch_id}``; returns the acknowledgement."""
+        """``DELETE .../batches/{batch_id}``; returns the acknowledgement (sent again when lost)."""
         path = {**dataset_path(workspace_id, project_id, dataset_id), "batch_id": check_int(batch_id, "batch_id")}
-        return self.call(Call("DELETE", BATCHES + "/{batch_id}", path_params=path, idempotent=False))
+        return self.send_start(Call("DELETE", BATCHES + "/{batch_id}", path_params=path), _ack)
 
     # -- jobs ------------------------------------------------------------------------------------
     @staticmethod
@@ -162,7 +180,7 @@ class MammothHook(ApiHook):
 
     def get_job(self, job_id: Any) -> dict[str, Any]:
         """``GET /jobs/{job_id}``: the ``JobSchema``."""
-        return _job_of(self.call(self.get_job_call(job_id)))
+        return self.read(self.get_job_call(job_id), _job_of)
 
     def get_jobs(self, job_ids: Any) -> list[dict[str, Any]]:
         """``GET /jobs?job_ids=``: several jobs, 100 per request.
@@ -173,15 +191,15 @@ class MammothHook(ApiHook):
         ids = check_ids(job_ids, "job_ids")
         jobs: list[dict[str, Any]] = []
         for call in self.get_jobs_calls(ids):
-            jobs.extend(_jobs_of(self.call(call)))
-        return jobs + [_job_of(self.call(self.get_job_call(i))) for i in _missing(ids, jobs)]
+            jobs.extend(self.read(call, _jobs_of))
+        return jobs + [self.read(self.get_job_call(i), _job_of) for i in _missing(ids, jobs)]
 
     async def aget_jobs(self, job_ids: Any) -> list[dict[str, Any]]:
         ids = check_ids(job_ids, "job_ids")
         jobs: list[dict[str, Any]] = []
         for call in self.get_jobs_calls(ids):
-            jobs.extend(_jobs_of(await self.acall(call)))
-        return jobs + [_job_of(await self.acall(self.get_job_call(i))) for i in _missing(ids, jobs)]
+            jobs.extend(await self.aread(call, _jobs_of))
+        return jobs + [await self.aread(self.get_job_call(i), _job_of) for i in _missing(ids, jobs)]
 
     def get_jobs_report(self, job_ids: Any) -> StatusReport:
         ids = check_ids(job_ids, "job_ids")
@@ -205,9 +223,24 @@ class MammothHook(ApiHook):
 
 def _job_of(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("job"), dict):
-        raise BatchOpsError(f"Mammoth answered without a job: {str(body)[:300]}")
-    job: dict[str, Any] = body["job"]
+        raise BatchOpsError("Mammoth answered without a job")
+    return _checked_job(body["job"])
+
+
+def _checked_job(job: dict[str, Any]) -> dict[str, Any]:
+    """A job whose id can be matched: an integer (a numeric string is read as one)."""
+    job_id = job.get("id")
+    if isinstance(job_id, str) and job_id.strip().isdigit():
+        job = {**job, "id": int(job_id.strip())}
+    elif isinstance(job_id, bool) or not isinstance(job_id, int):
+        raise BatchOpsError(f"Mammoth answered a job without a whole-number id: {job_id!r}")
     return job
+
+
+def _ack(reply: Reply) -> Any:
+    body = reply.json()
+    ack_job_id(body)  # readable, or the start fails without Airflow's retries
+    return body
 
 
 def _missing(ids: list[int], jobs: list[dict[str, Any]]) -> list[int]:
@@ -217,5 +250,5 @@ def _missing(ids: list[int], jobs: list[dict[str, Any]]) -> list[int]:
 
 def _jobs_of(body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
-        raise BatchOpsError(f"Mammoth answered without a job list: {str(body)[:300]}")
-    return [job for job in body["jobs"] if isinstance(job, dict)]
+        raise BatchOpsError("Mammoth answered without a job list")
+    return [_checked_job(job) for job in body["jobs"] if isinstance(job, dict)]

@@ -90,8 +90,9 @@ class SuperOfficeHook(ApiHook):
                     idempotent=True)
 
     def start_task(self, info: dict[str, Any]) -> int:
-        """``POST /BatchTask`` with a ``BatchTaskInfo``; returns the new task id."""
-        return task_id_from_start(self.call(Call("POST", "/BatchTask", json_body=info)))
+        """``POST /BatchTask`` with a ``BatchTaskInfo``; returns the new task id (never re-sent)."""
+        call = Call("POST", "/BatchTask", json_body=info)
+        return self.send_start(call, lambda reply: task_id_from_start(reply.json()))
 
     def get_task(self, batch_task_id: Any) -> dict[str, Any]:
         """``GET /BatchTask/{id}``: the ``BatchTaskInfo``."""
@@ -101,10 +102,10 @@ class SuperOfficeHook(ApiHook):
         return await self.acall(self.get_task_call(batch_task_id))
 
     def get_task_report(self, batch_task_id: Any) -> StatusReport:
-        return task_report(self.get_task(batch_task_id))
+        return self.read(self.get_task_call(batch_task_id), task_report)
 
     async def aget_task_report(self, batch_task_id: Any) -> StatusReport:
-        return task_report(await self.aget_task(batch_task_id))
+        return await self.aread(self.get_task_call(batch_task_id), task_report)
 
     def list_tasks(self, state: str) -> list[dict[str, Any]]:
         """``GET /BatchTask/{state}``: the user's tasks in a ``BatchTaskState`` (or ``All``)."""

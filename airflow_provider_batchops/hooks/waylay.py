@@ -13,16 +13,17 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_batchops.core.auth import Auth, StaticAuth, Token, TokenAuth, credential_key
 from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, ConnectionConfigError, InputError
 from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
-from airflow_provider_batchops.core.http import ApiClient, Call
+from airflow_provider_batchops.core.http import ApiClient, Call, Reply
 from airflow_provider_batchops.core.sse import ServerSentEvent, aiter_events
 from airflow_provider_batchops.core.state import StatusReport
-from airflow_provider_batchops.core.validation import check_choices
-from airflow_provider_batchops.models.waylay import batch_report
+from airflow_provider_batchops.core.validation import check_choices, check_text_id
+from airflow_provider_batchops.models.waylay import IDEMPOTENT_ACTIONS, batch_id_from_start, batch_report
 from airflow_provider_batchops.models.waylay_registry import (
     FUNCTION_TYPES,
     JOB_STATES,
@@ -48,12 +49,7 @@ def check_service(service: Any) -> str:
 
 
 def check_id(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(field, f"expected a non-empty string id, got {value!r}")
-    if value in (".", ".."):
-        # HTTP clients resolve a '.' or '..' path segment, so the request would address another URL.
-        raise InputError(field, f"{value!r} is not an id")
-    return value
+    return check_text_id(value, field)
 
 
 def jwt_times(token: str) -> tuple[float | None, float | None]:
@@ -135,7 +131,9 @@ class WaylayHook(ApiHook):
     # -- calls: one description each, sent sync or async --------------------------------------------
     @staticmethod
     def start_batch_call(service: str, body: dict[str, Any]) -> Call:
-        return Call("POST", f"/{check_service(service)}/v1/batch", json_body=body)
+        """A delete is idempotent (sent again when its answer is lost); other actions are not."""
+        idempotent = isinstance(body, dict) and body.get("action") in IDEMPOTENT_ACTIONS
+        return Call("POST", f"/{check_service(service)}/v1/batch", json_body=body, idempotent=idempotent)
 
     @staticmethod
     def get_batch_call(service: str, batch_id: str) -> Call:
@@ -146,8 +144,13 @@ class WaylayHook(ApiHook):
         )
 
     def start_batch(self, service: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /{service}/v1/batch``; returns the 202 body (``statusCode``, ``uri``, ``entity``)."""
-        return _accepted(self.call(self.start_batch_call(service, body)))
+        """``POST /{service}/v1/batch``; returns the 202 body (``statusCode``, ``uri``, ``entity``).
+
+        ``entity.id`` is always set: when the answer lacks it, it is read from ``uri`` or ``Location``.
+        An accepted start whose id cannot be read fails with
+        :class:`~airflow_provider_batchops.core.errors.StartAcceptedError` (not retried).
+        """
+        return self.send_start(self.start_batch_call(service, body), _accepted)
 
     def start_rules_batch(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a tasks batch operation (body from :func:`~..models.waylay.rules_batch_body`)."""
@@ -167,10 +170,10 @@ class WaylayHook(ApiHook):
         return await self.aget_batch("rules", batch_id)
 
     def get_batch_report(self, service: str, batch_id: str) -> StatusReport:
-        return batch_report(service, self.get_batch(service, batch_id))
+        return self.read(self.get_batch_call(service, batch_id), partial(batch_report, service))
 
     async def aget_batch_report(self, service: str, batch_id: str) -> StatusReport:
-        return batch_report(service, await self.aget_batch(service, batch_id))
+        return await self.aread(self.get_batch_call(service, batch_id), partial(batch_report, service))
 
     def start_resources_delete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a bulk delete (body from :func:`~..models.waylay.resources_delete_bodies`)."""
@@ -217,10 +220,10 @@ class WaylayHook(ApiHook):
         return await self.acall(self.get_job_call(job_type, job_id))
 
     def get_job_report(self, job_type: str, job_id: str) -> StatusReport:
-        return job_report(self.get_job(job_type, job_id))
+        return self.read(self.get_job_call(job_type, job_id), job_report)
 
     async def aget_job_report(self, job_type: str, job_id: str) -> StatusReport:
-        return job_report(await self.aget_job(job_type, job_id))
+        return await self.aread(self.get_job_call(job_type, job_id), job_report)
 
     def list_jobs(self, **filters: Any) -> dict[str, Any]:
         """``GET /registry/v2/jobs/`` with the filters of :meth:`list_jobs_call`: ``{"limit", "jobs"}``."""
@@ -270,8 +273,9 @@ def _token_from(body: Any) -> Token:
     return Token(token, expires_at, issued_at=issued_at or time.time())
 
 
-def _accepted(body: Any) -> dict[str, Any]:
+def _accepted(reply: Reply) -> dict[str, Any]:
+    body = reply.json()
+    batch_id = batch_id_from_start(reply)
     entity = body.get("entity") if isinstance(body, dict) else None
-    if not isinstance(entity, dict) or not entity.get("id"):
-        raise BatchOpsError(f"The batch was accepted but the answer carries no batch id: {body!r}")
-    return body
+    entity = dict(entity) if isinstance(entity, dict) else {}
+    return {**(body if isinstance(body, dict) else {}), "entity": {**entity, "id": batch_id}}

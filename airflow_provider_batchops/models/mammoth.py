@@ -8,16 +8,16 @@ Facts follow the official spec (``mammoth-batches-jobs.openapi.json``): batch st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_batchops.core.errors import BatchOpsError, InputError
-from airflow_provider_batchops.core.state import BatchState, ReportSet, StatusReport
-from airflow_provider_batchops.core.validation import check_choices, check_int, validate_model
+from airflow_provider_batchops.core.errors import InputError
+from airflow_provider_batchops.core.state import BatchState, ReportSet, StatusReport, map_state
+from airflow_provider_batchops.core.validation import check_choices, check_int, id_list, validate_model
 
 BATCH_STATES = ("active", "sync_pending", "suspended", "deleting")
 COLUMN_TYPES = ("TEXT", "NUMERIC", "DATE")
@@ -37,16 +37,10 @@ MAX_IDS_QUERY_CHARS = 4000
 
 
 def check_ids(values: Any, field: str) -> list[int]:
-    """A non-empty list of positive integer ids (an XCom list or a comma string also works)."""
-    if isinstance(values, str):
-        values = [v for v in values.split(",") if v.strip()]
-    if isinstance(values, (int, bool)) or not isinstance(values, Iterable):
+    """A non-empty list of positive integer ids (an XCom list, a rendered list or ``"1,2"`` also works)."""
+    if isinstance(values, bool):
         raise InputError(field, f"expected a list of ids, got {values!r}")
-    items = list(values)
-    if not items:
-        raise InputError(field, "the list is empty")
-    ids = [check_int(v, f"{field}[{n}]") for n, v in enumerate(items)]
-    return list(dict.fromkeys(ids))
+    return id_list(values, field, "int")
 
 
 def dataset_path(workspace_id: Any, project_id: Any, dataset_id: Any) -> dict[str, int]:
@@ -95,10 +89,25 @@ def check_mapping(mapping: Any) -> list[dict[str, Any]]:
     """A non-empty list of column mappings, all by id or all by name; types TEXT, NUMERIC or DATE."""
     if not isinstance(mapping, (list, tuple)) or not mapping:
         raise InputError("mapping", "expected a non-empty list of column mappings")
-    first = mapping[0].model_dump() if isinstance(mapping[0], BaseModel) else mapping[0]
-    by_id = isinstance(first, dict) and ("source_c_id" in first or "destination_c_id" in first)
-    model: type[_Mapping] = ColumnIdMapping if by_id else ColumnNameMapping
-    return [validate_model(model, item, f"mapping[{n}]").model_dump() for n, item in enumerate(mapping)]
+    items = [item.model_dump() if isinstance(item, BaseModel) else item for item in mapping]
+    kinds = [_mapping_kind(item) for item in items]
+    first = next((kind for kind in kinds if kind), "name")
+    for n, kind in enumerate(kinds):
+        if kind and kind != first:
+            raise InputError(f"mapping[{n}]", f"maps columns by {kind} while mapping[{kinds.index(first)}] maps "
+                             f"them by {first}; use one kind in every mapping")
+    model: type[_Mapping] = ColumnIdMapping if first == "id" else ColumnNameMapping
+    return [validate_model(model, item, f"mapping[{n}]").model_dump() for n, item in enumerate(items)]
+
+
+def _mapping_kind(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    by_id = "source_c_id" in item or "destination_c_id" in item
+    by_name = "source_c_name" in item or "destination_c_name" in item
+    if by_id and by_name:
+        return "id and name"
+    return "id" if by_id else "name" if by_name else None
 
 
 def create_batch_body(
@@ -243,6 +252,8 @@ def cutoff(older_than: Any, created_before: Any, now: datetime) -> datetime:
     if isinstance(older_than, str) and older_than.strip().replace(".", "", 1).isdigit():
         older_than = float(older_than)
     if isinstance(older_than, (int, float)) and not isinstance(older_than, bool):
+        if not math.isfinite(older_than) or not 0 < older_than <= 36_500:
+            raise InputError("older_than", f"expected a number of days from 0 to 36500, got {older_than!r}")
         older_than = timedelta(days=older_than)
     if not isinstance(older_than, timedelta) or older_than.total_seconds() <= 0:
         raise InputError("older_than", f"expected a positive timedelta (or a number of days), got {older_than!r}")
@@ -251,14 +262,17 @@ def cutoff(older_than: Any, created_before: Any, now: datetime) -> datetime:
 
 # -- jobs ------------------------------------------------------------------------------------------
 def ack_job_id(body: Any) -> int | None:
-    """The ``job_id`` of an acknowledgement; ``None`` when the answer is already the final result."""
+    """The ``job_id`` of an acknowledgement (an integer or a numeric string); ``None`` when the answer
+    is already the final result. Anything else is unreadable and raises."""
     if not isinstance(body, dict):
-        return None
+        raise ValueError(f"expected an acknowledgement object, got {type(body).__name__}")
     job_id = body.get("job_id")
     if job_id is None:
         return None
-    if isinstance(job_id, bool) or not isinstance(job_id, int):
-        raise BatchOpsError(f"Mammoth acknowledged with an unreadable job_id: {str(body)[:300]}")
+    if isinstance(job_id, str) and job_id.strip().isdigit():
+        job_id = int(job_id.strip())
+    if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id <= 0:
+        raise ValueError(f"unreadable job_id {job_id!r}")
     return job_id
 
 
@@ -278,19 +292,18 @@ def failure_text(job: dict[str, Any]) -> str:
     return str(job.get("failure_reason") or response or "no reason given")
 
 
-def job_summary(job: dict[str, Any]) -> dict[str, Any]:
-    status = str(job.get("status"))
-    entry = {"job_id": job.get("id"), "status": status, "operation": job.get("operation"),
-             "response": job.get("response")}
-    if _JOB_STATES.get(status) is BatchState.FAILED:
-        entry["reason"] = failure_text(job)
-    return entry
-
-
 def job_report(job: dict[str, Any]) -> StatusReport:
-    """One job's reading; unknown statuses map to ``unknown`` (not finished, read again)."""
-    entry = job_summary(job)
-    return StatusReport(_JOB_STATES.get(str(entry["status"]), BatchState.UNKNOWN), entry)
+    """One job's reading; statuses match whatever their case. A status this provider does not know
+    is not finished: it is read again, within the wait's grace for unknown states."""
+    if not isinstance(job, dict):
+        raise ValueError(f"expected a job object, got {type(job).__name__}")
+    state, unknown = map_state(job.get("status"), _JOB_STATES)
+    entry = {"job_id": job.get("id"), "status": str(job.get("status")), "operation": job.get("operation"),
+             "response": job.get("response")}
+    if state is BatchState.FAILED:
+        entry["reason"] = failure_text(job)
+    message = f"Mammoth job {job.get('id')} is {job.get('status')}"
+    return StatusReport(state, entry, message, unknown_state=unknown)
 
 
 def combine_job_reports(job_ids: list[int], reports: list[StatusReport]) -> StatusReport:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
-from airflow_provider_batchops.core.state import BatchState, StatusReport
-from airflow_provider_batchops.core.validation import check_int
+from airflow_provider_batchops.core.state import BatchState, StatusReport, map_state
+from airflow_provider_batchops.core.validation import check_int_id, check_json
 
 #: ``BatchTaskState`` names; ``Aquired`` is the API's own spelling.
 TASK_STATES = ("Unknown", "New", "Aquired", "Started", "Succeeded", "Failed", "SucceededManualCleanup")
@@ -15,7 +15,10 @@ LISTABLE_STATES = (*TASK_STATES, "All")
 CANCELLATION_BEHAVIOURS = ("CanCancel", "CancelWithWarning", "CannotCancel")
 CANCELLABLE = ("CanCancel", "CancelWithWarning")
 
+#: The documented numeric forms of ``BatchTaskState`` (CRMScript and the NS APIs use them).
+STATE_NUMBERS = dict(enumerate(TASK_STATES))
 _STATE_MAP = {
+    "Unknown": BatchState.UNKNOWN,
     "New": BatchState.QUEUED,
     "Aquired": BatchState.QUEUED,
     "Started": BatchState.RUNNING,
@@ -37,6 +40,7 @@ def batch_task_info(
         raise InputError("name", f"expected the name of a batch task definition, got {name!r}")
     if parameters is not None and not isinstance(parameters, dict):
         raise InputError("parameters", f"expected a dict (the ParameterObject), got {type(parameters).__name__}")
+    check_json(parameters, "parameters")
     if description is not None and not isinstance(description, str):
         raise InputError("description", f"expected text, got {type(description).__name__}")
     if cancellation_behaviour is not None and cancellation_behaviour not in CANCELLATION_BEHAVIOURS:
@@ -56,22 +60,36 @@ def batch_task_info(
 
 def check_task_id(value: Any, field: str = "batch_task_id") -> int:
     """Task ids are positive integers (a rendered template gives a numeric string)."""
-    return check_int(value, field)
+    return check_int_id(value, field)
 
 
 def task_id_from_start(body: Any) -> int:
-    """``POST /BatchTask`` answers with the new id as a bare integer."""
+    """``POST /BatchTask`` answers with the new id: a bare integer, or that number as a JSON string."""
+    if isinstance(body, str) and body.strip().isdigit():
+        body = int(body.strip())
     if isinstance(body, bool) or not isinstance(body, int) or body <= 0:
-        raise BatchOpsError(f"SuperOffice accepted the task but answered no task id: {body!r}")
+        raise BatchOpsError(f"SuperOffice accepted the task but answered no task id: {str(body)[:100]!r}")
     return body
+
+
+def stop_refusal(report: StatusReport) -> str | None:
+    """Why a task must not be stopped on this reading, or ``None`` when Stop may be sent."""
+    if report.unknown_state is not None:
+        return f"its state {report.unknown_state!r} is not known to this provider, so it was not stopped"
+    if report.state.is_terminal:
+        return f"it had already ended ({report.summary.get('state')})"
+    behaviour = report.summary.get("cancellation_behaviour")
+    if behaviour not in CANCELLABLE:
+        return f"its CancellationBehaviour is {behaviour}, so it goes on in SuperOffice"
+    return None
 
 
 def task_report(body: Any) -> StatusReport:
     """Map a ``BatchTaskInfo`` onto a :class:`StatusReport`."""
     if not isinstance(body, dict) or "State" not in body:
-        raise BatchOpsError(f"SuperOffice answered without a BatchTaskInfo: {str(body)[:300]}")
+        raise BatchOpsError("SuperOffice answered without a BatchTaskInfo (no State)")
+    state, unknown = map_state(body.get("State"), _STATE_MAP, STATE_NUMBERS)
     wire_state = str(body.get("State"))
-    state = _STATE_MAP.get(wire_state, BatchState.UNKNOWN)
     summary = {
         "service": "superoffice",
         "batch_task_id": body.get("Id"),
@@ -89,7 +107,7 @@ def task_report(body: Any) -> StatusReport:
     message = f"SuperOffice batch task {body.get('Id')} ({body.get('Name')}) is {wire_state}"
     if state is BatchState.FAILED:
         message += f": {body.get('Result') or ''} {body.get('Response') or ''}".rstrip()
-    return StatusReport(state, summary, message)
+    return StatusReport(state, summary, message, unknown_state=unknown)
 
 
 def _progress_text(percent: Any, description: Any) -> str | None:

@@ -5,17 +5,19 @@ Wire names are camelCase; the models take snake_case or camelCase. See ``shared/
 
 from __future__ import annotations
 
-import ast
-import json
 from datetime import date, datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from airflow_provider_batchops.core.errors import InputError
-from airflow_provider_batchops.core.state import BatchState, StatusReport
-from airflow_provider_batchops.core.validation import validate_model
+from airflow_provider_batchops.core.state import MAX_LISTED, BatchState, StatusReport, bounded
+from airflow_provider_batchops.core.validation import check_json, check_text_id, id_list, validate_model
+
+if TYPE_CHECKING:
+    from airflow_provider_batchops.core.http import Reply
 
 RULES_ACTIONS = (
     "delete",
@@ -31,19 +33,37 @@ RulesAction = Literal[
     "delete", "start", "restart", "stop", "reload", "stopAndDelete", "updatePlugins", "updateProperties"
 ]
 ACTIONS_WITH_PARAMETERS = ("updatePlugins", "updateProperties")
+#: Actions that are harmless to send twice: a start whose answer was lost is sent again.
+IDEMPOTENT_ACTIONS = ("delete", "stopAndDelete")
+#: Epoch milliseconds below this (1973-03-03) are refused: such a number is most likely epoch seconds.
+MIN_EPOCH_MILLIS = 100_000_000_000
 TaskType = Literal["scheduled", "periodic", "onetime", "reactive"]
 TaskStatus = Literal["running", "pending", "stopped", "failed"]
 
 
 def _epoch_millis(value: Any) -> Any:
-    """Accept epoch milliseconds, a numeric string (a rendered template), a datetime or a date."""
+    """Accept epoch milliseconds, a numeric or ISO-8601 string (a rendered template), a datetime or a date."""
+    if isinstance(value, bool):
+        raise ValueError("expected epoch milliseconds, a datetime or an ISO date-time, not true/false")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            value = int(text)
+        else:
+            try:
+                value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"expected epoch milliseconds or an ISO date-time, got {value!r}") from None
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return int(moment.timestamp() * 1000)
     if isinstance(value, date):
         return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp() * 1000)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value < MIN_EPOCH_MILLIS:
+        raise ValueError(f"{value} is before 1973 in epoch milliseconds; it looks like epoch seconds: "
+                         f"give milliseconds (e.g. {max(value, 1_700_000_000) * 1000})")
     return value
 
 
@@ -76,6 +96,39 @@ class RulesQuery(_WireModel):
     created_before: EpochMillis | None = None
     tags: dict[str, Any] | None = None
 
+    @model_validator(mode="after")
+    def _order(self) -> RulesQuery:
+        if self.created_after is not None and self.created_before is not None:
+            if self.created_after > self.created_before:
+                raise ValueError("created_after is later than created_before: the filter selects nothing")
+        return self
+
+
+def check_constraints(query: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a wire filter with a field that constrains nothing, or with no field that constrains.
+
+    A field constrains nothing when it is null, a blank string or an empty object (``tags: {}``); a
+    tag constrains nothing with a blank key or a null/blank/empty value. Such a field is refused
+    rather than dropped: Waylay might read it as "any", and a batch on every task is never meant.
+    """
+    for key, value in query.items():
+        if _empty(value):
+            raise InputError(f"query.{key}", f"{value!r} constrains nothing; remove the field or give a value")
+        if key == "tags":
+            for tag, tag_value in value.items():
+                if not str(tag).strip():
+                    raise InputError("query.tags", f"tag name {tag!r} is blank")
+                if _empty(tag_value):
+                    raise InputError(f"query.tags.{tag}", f"{tag_value!r} constrains nothing; give the tag's value")
+    if not query:
+        raise InputError("query", "an empty filter would select every task; use at least one filter field")
+    return query
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, (dict, list)) and not value)
+
 
 class PluginUpdate(_WireModel):
     """``actionParameters`` of ``updatePlugins``: move plug ``name`` from a version (or ``any``) to another."""
@@ -107,55 +160,58 @@ class PropertyUpdates(_WireModel):
 
 
 def _ids(value: Any, field: str) -> list[str]:
-    if isinstance(value, str) and value.strip().startswith("["):
-        value = _parse_list_text(value, field)  # a list rendered by a template
-    if isinstance(value, str) or not isinstance(value, (list, tuple, set)):
-        raise InputError(field, f"expected a list of ids, got {type(value).__name__}")
-    ids = list(value)
-    if not ids:
-        raise InputError(field, "the list is empty; give at least one id")
-    for i, item in enumerate(ids):
-        if not isinstance(item, str) or not item.strip():
-            raise InputError(f"{field}[{i}]", f"expected a non-empty string id, got {item!r}")
-    return ids
-
-
-def _parse_list_text(text: str, field: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise InputError(field, f"could not read a list of ids from {text[:80]!r}") from None
+    return id_list(value, field, "text", single=False)
 
 
 def rules_batch_body(
-    action: Any, query: Any = None, ids: Any = None, action_parameters: Any = None
+    action: Any, query: Any = None, ids: Any = None, action_parameters: Any = None, given: str | None = None
 ) -> dict[str, Any]:
-    """Validate the parts of a rules batch and return the JSON body of ``POST /rules/v1/batch``."""
+    """Validate the parts of a rules batch and return the JSON body of ``POST /rules/v1/batch``.
+
+    :param given: which of ``query`` or ``ids`` the user wrote, so that a template that rendered
+        ``None`` is named as the user wrote it.
+    """
     if action not in RULES_ACTIONS:
         raise InputError("action", f"{action!r} is not one of {', '.join(RULES_ACTIONS)}")
-    if (query is None) == (ids is None):
+    if query is None and ids is None:
+        if given in ("query", "ids"):
+            raise InputError(given, "is None (did a template or an upstream task give nothing?)")
+        raise InputError("query", "give exactly one of 'query' (a filter) or 'ids' (a list of task ids)")
+    if query is not None and ids is not None:
         raise InputError("query", "give exactly one of 'query' (a filter) or 'ids' (a list of task ids)")
     if ids is not None:
         wire_query: dict[str, Any] = {"ids": _ids(ids, "ids")}
     else:
         if not isinstance(query, (dict, RulesQuery)):
             raise InputError("query", f"expected a dict or RulesQuery, got {type(query).__name__}")
-        wire_query = validate_model(RulesQuery, query, "query").wire()
-        if not wire_query:
-            raise InputError("query", "an empty filter would select every task; use at least one filter field")
+        raw = query.model_dump(by_alias=True, exclude_unset=True) if isinstance(query, RulesQuery) else query
+        check_json(raw.get("tags"), "query.tags")
+        check_constraints({key: value for key, value in raw.items() if value is not None})
+        wire_query = check_constraints(validate_model(RulesQuery, query, "query").wire())
     body: dict[str, Any] = {"entity": "task", "action": action, "query": wire_query}
     if action in ACTIONS_WITH_PARAMETERS:
         if action_parameters is None:
             raise InputError("action_parameters", f"required for action '{action}'")
+        check_json(action_parameters if isinstance(action_parameters, dict) else {}, "action_parameters")
         model = PluginUpdate if action == "updatePlugins" else PropertyUpdates
         body["actionParameters"] = validate_model(model, action_parameters, "action_parameters").wire()
     elif action_parameters is not None:
         raise InputError("action_parameters", f"action '{action}' takes no parameters")
     return body
+
+
+def batch_id_from_start(reply: Reply) -> str:
+    """The id of an accepted batch: ``entity.id``, else the last segment of ``uri`` or ``Location``."""
+    body = reply.json()
+    entity = body.get("entity") if isinstance(body, dict) else None
+    candidates = [entity.get("id") if isinstance(entity, dict) else None]
+    for link in (body.get("uri") if isinstance(body, dict) else None, reply.headers.get("Location")):
+        if isinstance(link, str) and "/batch/" in link:
+            candidates.append(urlsplit(link).path.rstrip("/").rsplit("/", 1)[-1])
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip():
+            return check_text_id(candidate, "batch id")
+    raise ValueError("no batch id in entity.id, uri or the Location header")
 
 
 # -- responses --------------------------------------------------------------------------------------
@@ -186,6 +242,29 @@ class BatchOperation(BaseModel):
         return self.finishedTime is not None or self.results is not None
 
 
+def epoch_ms(value: Any) -> int | None:
+    """A batch time as epoch milliseconds: rules answer numbers, resources ISO-8601 strings."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+
+
+def failure_entries(failed: dict[str, Any], count: int) -> dict[str, Any]:
+    """The failed items of a summary: every count, but at most :data:`MAX_LISTED` items listed."""
+    listed = bounded(failed)
+    return {"failed": count, "failures": listed, "failures_listed": len(listed),
+            "failures_truncated": len(listed) < count}
+
+
 def batch_report(service: str, body: Any) -> StatusReport:
     """Map a Waylay batch status body (rules or resources) onto a :class:`StatusReport`."""
     batch = BatchOperation.model_validate(body)
@@ -195,29 +274,31 @@ def batch_report(service: str, body: Any) -> StatusReport:
         "batch_id": batch.id,
         "action": action,
         "description": batch.operation.get("description"),
-        "queue_time": batch.queueTime,
+        "queue_time": epoch_ms(batch.queueTime),
     }
     label = f"{service} batch {batch.id} ({action})"
     if not batch.finished:
         return StatusReport(BatchState.RUNNING, {**summary, "state": "running"}, f"{label} is running")
     results = batch.results or BatchResults()
-    failed = {key: item.model_dump() for key, item in results.failure.items()}
+    failed = {key: item.model_dump() for key, item in bounded(results.failure).items()}
+    state = _outcome(len(results.success), len(results.failure))
+    summary.update(state=state.value, finished_time=epoch_ms(batch.finishedTime), succeeded=len(results.success),
+                   **failure_entries(failed, len(results.failure)))
+    message = f"{label} finished: {len(results.success)} succeeded, {len(results.failure)} failed"
+    return StatusReport(state, summary, message + _example(failed), item_failures=len(results.failure))
+
+
+def _outcome(succeeded: int, failed: int) -> BatchState:
     if not failed:
-        state = BatchState.SUCCEEDED
-    else:
-        state = BatchState.PARTIALLY_FAILED if results.success else BatchState.FAILED
-    summary.update(
-        state=state.value,
-        finished_time=batch.finishedTime,
-        succeeded=len(results.success),
-        failed=len(failed),
-        failures=failed,
-    )
-    message = f"{label} finished: {len(results.success)} succeeded, {len(failed)} failed"
-    if failed:
-        first_id, first = next(iter(failed.items()))
-        message += f" (e.g. {first_id}: {first['statusCode']} {first['error']})"
-    return StatusReport(state, summary, message, item_failures=len(failed))
+        return BatchState.SUCCEEDED
+    return BatchState.PARTIALLY_FAILED if succeeded else BatchState.FAILED
+
+
+def _example(failed: dict[str, Any]) -> str:
+    if not failed:
+        return ""
+    first_id, first = next(iter(failed.items()))
+    return f" (e.g. {first_id}: {first.get('statusCode')} {first.get('error')})"
 
 
 # -- resources --------------------------------------------------------------------------------------
@@ -233,7 +314,7 @@ def resources_delete_bodies(
     """Validate a bulk delete and return the body of each ``POST /resources/v1/batch`` to send."""
     if entity not in RESOURCE_ENTITIES:
         raise InputError("entity", f"{entity!r} is not one of {', '.join(RESOURCE_ENTITIES)}")
-    id_list = list(dict.fromkeys(_ids(ids, "ids")))  # duplicates dropped, order kept
+    wanted = _ids(ids, "ids")  # duplicates dropped, order kept
     if not isinstance(max_batch_size, int) or isinstance(max_batch_size, bool) or max_batch_size < 1:
         raise InputError("max_batch_size", f"expected a positive integer, got {max_batch_size!r}")
     parameters: dict[str, Any] | None = None
@@ -248,11 +329,11 @@ def resources_delete_bodies(
                 raise InputError("cascade", f"{option!r} is not one of {', '.join(CASCADE_OPTIONS)}")
         parameters = {"cascade": list(dict.fromkeys(options))}
     bodies = []
-    for start in range(0, len(id_list), max_batch_size):
+    for start in range(0, len(wanted), max_batch_size):
         body: dict[str, Any] = {
             "entity": entity,
             "action": "delete",
-            "query": {"ids": id_list[start : start + max_batch_size]},
+            "query": {"ids": wanted[start : start + max_batch_size]},
         }
         if parameters:
             body["actionParameters"] = parameters
@@ -278,16 +359,11 @@ def combine_batch_reports(service: str, reports: list[StatusReport]) -> StatusRe
         message = f"{len(reports) - len(unfinished)} of {len(reports)} {service} batches finished"
         return StatusReport(BatchState.RUNNING, summary, message)
     succeeded = sum(int(r.summary.get("succeeded", 0)) for r in reports)
+    failed_count = sum(int(r.summary.get("failed", 0)) for r in reports)
     failures: dict[str, Any] = {}
     for report in reports:
-        failures.update(report.summary.get("failures") or {})
-    if not failures:
-        state = BatchState.SUCCEEDED
-    else:
-        state = BatchState.PARTIALLY_FAILED if succeeded else BatchState.FAILED
-    summary.update(state=state.value, succeeded=succeeded, failed=len(failures), failures=failures)
-    message = f"{len(reports)} {service} batches finished: {succeeded} succeeded, {len(failures)} failed"
-    if failures:
-        first_id, first = next(iter(failures.items()))
-        message += f" (e.g. {first_id}: {first['statusCode']} {first['error']})"
-    return StatusReport(state, summary, message, item_failures=len(failures))
+        failures.update(bounded(report.summary.get("failures") or {}, MAX_LISTED - len(failures)))
+    state = _outcome(succeeded, failed_count)
+    summary.update(state=state.value, succeeded=succeeded, **failure_entries(failures, failed_count))
+    message = f"{len(reports)} {service} batches finished: {succeeded} succeeded, {failed_count} failed"
+    return StatusReport(state, summary, message + _example(failures), item_failures=failed_count)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
-from airflow_provider_batchops.core.state import BatchState, StatusReport
+from airflow_provider_batchops.core.state import MAX_LISTED, BatchState, StatusReport, bounded, map_state
 
 JOB_TYPES = ("build", "deploy", "verify", "undeploy", "batch", "scale", "cleanup", "notify")
 #: The list endpoint's type filter has no ``cleanup``.
@@ -60,9 +60,9 @@ def job_report(body: Any) -> StatusReport:
     if not isinstance(job, dict):
         raise BatchOpsError(f"The registry answered without a job: {str(body)[:300]}")
     inner: dict[str, Any] = job["job"] if isinstance(job.get("job"), dict) else {}
-    wire_state = str(job.get("state", "unknown"))
-    state = _STATE_MAP.get(wire_state, BatchState.UNKNOWN)
-    function: dict[str, Any] = job.get("function") or {}
+    state, unknown = map_state(job.get("state"), _STATE_MAP)
+    wire_state = str(job.get("state"))
+    function: dict[str, Any] = job["function"] if isinstance(job.get("function"), dict) else {}
     summary = {
         "service": "registry",
         "job_type": job.get("type"),
@@ -82,30 +82,51 @@ def job_report(body: Any) -> StatusReport:
     message = f"{label} is {wire_state}"
     if state is BatchState.FAILED:
         message += f": {inner.get('failedReason') or 'no reason given'}"
-    return StatusReport(state, summary, message)
+    return StatusReport(state, summary, message, unknown_state=unknown)
 
 
 def jobs_report(jobs: list[dict[str, Any]], function_name: str | None, limit: int) -> StatusReport:
     """Several listed jobs as one report: finished when every one is; each failed job is a failed item."""
+    if not isinstance(jobs, list):
+        raise BatchOpsError(f"expected a list of jobs, got {type(jobs).__name__}")
+    jobs = [j for j in jobs if isinstance(j, dict)]
     if function_name:
         jobs = [j for j in jobs if (j.get("function") or {}).get("name") == function_name]
     states: dict[str, int] = {}
+    mapped = [(job, *map_state(job.get("state"), _STATE_MAP)) for job in jobs]
     for job in jobs:
         states[str(job.get("state"))] = states.get(str(job.get("state")), 0) + 1
-    failed = [j for j in jobs if j.get("state") == "failed"]
-    unfinished = [j for j in jobs if j.get("state") not in TERMINAL_EVENTS]
+    failed = [job for job, state, _ in mapped if state is BatchState.FAILED]
+    unfinished = [job for job, state, _ in mapped if not state.is_terminal]
+    unknown = sorted({raw for _, _, raw in mapped if raw is not None})
     summary: dict[str, Any] = {
         "service": "registry",
         "jobs": len(jobs),
         "states": states,
-        "failed_jobs": [{"type": j.get("type"), "id": j.get("id")} for j in failed],
-        "unfinished_jobs": [{"type": j.get("type"), "id": j.get("id"), "state": j.get("state")} for j in unfinished],
+        "failed_jobs": [{"type": j.get("type"), "id": j.get("id")} for j in bounded(failed)],
+        "unfinished_jobs": [{"type": j.get("type"), "id": j.get("id"), "state": j.get("state")}
+                            for j in bounded(unfinished)],
+        "jobs_listed_at_most": MAX_LISTED,
         "may_be_truncated": len(jobs) >= limit,
     }
     if unfinished:
-        return StatusReport(BatchState.RUNNING, summary, f"{len(unfinished)} of {len(jobs)} job(s) not finished")
+        return StatusReport(BatchState.RUNNING, summary, f"{len(unfinished)} of {len(jobs)} job(s) not finished",
+                            unknown_state=", ".join(unknown) if unknown else None)
     if not failed:
         return StatusReport(BatchState.SUCCEEDED, summary, f"all {len(jobs)} job(s) completed")
     state = BatchState.PARTIALLY_FAILED if len(failed) < len(jobs) else BatchState.FAILED
     ids = ", ".join(f"{j.get('type')}/{j.get('id')}" for j in failed[:5])
     return StatusReport(state, summary, f"{len(failed)} of {len(jobs)} job(s) failed: {ids}", len(failed))
+
+
+def list_body_jobs(body: Any) -> list[dict[str, Any]]:
+    """The ``jobs`` of a ``GET /registry/v2/jobs/`` answer."""
+    jobs = body.get("jobs", []) if isinstance(body, dict) else None
+    if not isinstance(jobs, list):
+        raise BatchOpsError(f"expected an object with a 'jobs' list, got {str(body)[:200]}")
+    return jobs
+
+
+def jobs_list_report(body: Any, function_name: str | None, limit: int) -> StatusReport:
+    """:func:`jobs_report` of a ``GET /registry/v2/jobs/`` answer."""
+    return jobs_report(list_body_jobs(body), function_name, limit)

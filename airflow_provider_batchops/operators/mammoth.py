@@ -27,6 +27,7 @@ from airflow_provider_batchops.models.mammoth import (
     cutoff,
     dataset_path,
     finished_report,
+    id_chunks,
     parse_time,
     patch_body,
 )
@@ -54,6 +55,7 @@ class MammothBatchOperator(MammothJobsWait, StartAndWaitOperator):
 
     operation: ClassVar[str]
     remote_id_key = "job_ids"
+    many_ids = True
     cannot_cancel_note = "Mammoth jobs cannot be cancelled, so it goes on remotely"
     template_fields: tuple[str, ...] = (
         *StartAndWaitOperator.template_fields,
@@ -84,14 +86,15 @@ class MammothBatchOperator(MammothJobsWait, StartAndWaitOperator):
         return dataset_path(self.workspace_id, self.project_id, self.dataset_id)
 
     @abc.abstractmethod
-    def send(self, request: Any) -> list[Any]:
-        """Send the request(s); return Mammoth's acknowledgements."""
+    def send(self, request: Any) -> Any:
+        """Send one request (one item of :meth:`split`); return Mammoth's acknowledgement."""
 
     def start(self, request: Any) -> list[int]:
-        self._acks = self.send(request)
-        job_ids = [job_id for job_id in map(ack_job_id, self._acks) if job_id is not None]
-        self.log.info("Mammoth accepted the %s: job(s) %s", self.operation, job_ids or "none (final answer)")
-        return job_ids
+        ack = self.send(request)
+        self._acks.append(ack)
+        job_id = ack_job_id(ack)
+        self.log.info("Mammoth accepted the %s: job %s", self.operation, job_id or "none (final answer)")
+        return [] if job_id is None else [job_id]
 
     def read_status(self, remote_id: RemoteId) -> StatusReport:
         if isinstance(remote_id, list) and not remote_id:
@@ -155,8 +158,8 @@ class MammothCreateBatchOperator(MammothBatchOperator):
         return create_batch_body(self.source_id, self.mapping, self.validate_only, self.delete_source_ds,
                                  self.new_ds_details)
 
-    def send(self, request: dict[str, Any]) -> list[Any]:
-        return [self.hook.create_batch(**self.dataset(), body=request)]
+    def send(self, request: dict[str, Any]) -> Any:
+        return self.hook.create_batch(**self.dataset(), body=request)
 
     def context_summary(self) -> dict[str, Any]:
         return {**super().context_summary(), "source_id": self.source_id, "validate_only": self.validate_only}
@@ -182,8 +185,8 @@ class MammothUpdateBatchesOperator(MammothBatchOperator):
         self.dataset()
         return patch_body(self.suspend, self.restore)
 
-    def send(self, request: dict[str, Any]) -> list[Any]:
-        return [self.hook.update_batches(**self.dataset(), body=request)]
+    def send(self, request: dict[str, Any]) -> Any:
+        return self.hook.update_batches(**self.dataset(), body=request)
 
     def context_summary(self) -> dict[str, Any]:
         value = patch_body(self.suspend, self.restore)["patch"]["value"]
@@ -210,15 +213,22 @@ class MammothDeleteBatchesOperator(MammothBatchOperator):
         self.dataset()
         return check_ids(self.batch_ids, "batch_ids")
 
-    def send(self, request: list[int]) -> list[Any]:
-        return self.hook.delete_batches(**self.dataset(), batch_ids=request)
+    def split(self, request: list[int]) -> list[list[int]]:
+        """The ids in as few requests as the URL length allows."""
+        return id_chunks(request)
+
+    def start_is_idempotent(self, request: Any) -> bool:
+        return True
+
+    def send(self, request: list[int]) -> Any:
+        return self.hook.delete_some_batches(**self.dataset(), batch_ids=request)
 
     def context_summary(self) -> dict[str, Any]:
         ids = check_ids(self.batch_ids, "batch_ids")
         return {**super().context_summary(), "deleted": ids, "deleted_count": len(ids)}
 
 
-class MammothBatchCleanupOperator(MammothBatchOperator):
+class MammothBatchCleanupOperator(MammothDeleteBatchesOperator):
     """Delete the batches of a dataset older than a cut-off, keeping the newest, and wait.
 
     It lists every page (``created_at`` up to the cut-off, optionally only some ``states``), drops
@@ -256,7 +266,7 @@ class MammothBatchCleanupOperator(MammothBatchOperator):
         dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(batch_ids=[], **kwargs)
         self.older_than = older_than
         self.created_before = created_before
         self.states = states
@@ -344,9 +354,6 @@ class MammothBatchCleanupOperator(MammothBatchOperator):
         if store is not None:
             store.delete(SELECTION_KEY)
 
-    def send(self, request: list[int]) -> list[Any]:
-        return self.hook.delete_batches(**self.dataset(), batch_ids=request)
-
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         ti = context["ti"]
         self._selection = ti.xcom_pull(task_ids=ti.task_id, key=SELECTION_KEY) or []
@@ -354,5 +361,5 @@ class MammothBatchCleanupOperator(MammothBatchOperator):
 
     def context_summary(self) -> dict[str, Any]:
         key = "would_delete" if self.list_only else "deleted"
-        return {**super().context_summary(), "dry_run": self.list_only, key: self._selection,
+        return {**MammothBatchOperator.context_summary(self), "dry_run": self.list_only, key: self._selection,
                 f"{key}_count": len(self._selection)}

@@ -8,18 +8,21 @@ from typing import Any, ClassVar
 from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator, WaitSettings
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
-from airflow_provider_batchops.models.superoffice import CANCELLABLE, batch_task_info, check_task_id
+from airflow_provider_batchops.models.superoffice import batch_task_info, check_task_id, stop_refusal
 from airflow_provider_batchops.triggers.superoffice import SuperOfficeBatchTaskTrigger
 
 
 def stop_if_allowed(hook: SuperOfficeHook, batch_task_id: Any) -> str:
-    """Stop a running task when its ``CancellationBehaviour`` allows; say what happened."""
+    """Stop a running task when its ``CancellationBehaviour`` allows; say what happened.
+
+    A state this provider does not know is read once more; never stopped on the strength of it.
+    """
     report = hook.get_task_report(batch_task_id)
-    behaviour = report.summary.get("cancellation_behaviour")
-    if report.state.is_terminal:
-        return f"it had already ended ({report.summary.get('state')})"
-    if behaviour not in CANCELLABLE:
-        return f"its CancellationBehaviour is {behaviour}, so it goes on in SuperOffice"
+    if report.unknown_state is not None:
+        report = hook.get_task_report(batch_task_id)
+    refusal = stop_refusal(report)
+    if refusal is not None:
+        return refusal
     return "it was stopped" if hook.stop_task(batch_task_id) else "SuperOffice refused to stop it"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from airflow_provider_batchops.core.errors import BatchOpsError
+from airflow_provider_batchops.core.errors import InputError
 from airflow_provider_batchops.core.operator import StartAndWaitOperator
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import (
     DEFAULT_MAX_BATCH_SIZE,
+    IDEMPOTENT_ACTIONS,
     RulesQuery,
     resources_delete_bodies,
     rules_batch_body,
@@ -29,20 +30,20 @@ class WaylayBatchOperator(WaylayBatchWait, StartAndWaitOperator):
         super().__init__(**kwargs)
         self.waylay_conn_id = waylay_conn_id
 
-    def start(self, request: list[dict[str, Any]]) -> str | list[str]:
-        """Send each body; one body gives one id, several give a list (in order)."""
-        ids: list[str] = []
-        for body in request:
-            try:
-                accepted = self.hook.start_batch(self.service, body)
-            except BatchOpsError as exc:
-                if not ids:
-                    raise
-                raise BatchOpsError(f"Started batches {ids}, then the next start failed: {exc}") from exc
-            ids.append(str(accepted["entity"]["id"]))
-            self.log.info("Waylay accepted batch %s: %s", ids[-1],
-                          accepted["entity"].get("operation", {}).get("description", ""))
-        return ids[0] if len(request) == 1 else ids
+    def split(self, request: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return request
+
+    def start(self, request: dict[str, Any]) -> str:
+        """Send one batch body; return the accepted batch id."""
+        accepted = self.hook.start_batch(self.service, request)
+        batch_id = str(accepted["entity"]["id"])
+        operation = accepted["entity"].get("operation")
+        self.log.info("Waylay accepted batch %s: %s", batch_id,
+                      operation.get("description", "") if isinstance(operation, dict) else "")
+        return batch_id
+
+    def start_is_idempotent(self, request: dict[str, Any]) -> bool:
+        return request.get("action") in IDEMPOTENT_ACTIONS
 
 
 class RulesBatchOperator(WaylayBatchOperator):
@@ -94,9 +95,11 @@ class RulesBatchOperator(WaylayBatchOperator):
         self.query = query
         self.ids = ids
         self.action_parameters = action_parameters
+        # Which of the two the DAG gave, so a template that renders None is named as written.
+        self._given = "ids" if ids is not None else "query" if query is not None else None
 
     def validate(self) -> list[dict[str, Any]]:
-        return [rules_batch_body(self.action, self.query, self.ids, self.action_parameters)]
+        return [rules_batch_body(self.action, self.query, self.ids, self.action_parameters, self._given)]
 
 
 class RulesBatchDeleteOperator(RulesBatchOperator):
@@ -113,7 +116,9 @@ class RulesBatchDeleteOperator(RulesBatchOperator):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.pop("action", None)
+        if "action" in kwargs:
+            raise InputError("action", "RulesBatchDeleteOperator always deletes; use RulesBatchOperator for "
+                             f"action={kwargs['action']!r}")
         super().__init__(action="delete", query=query, ids=ids, **kwargs)
 
 
@@ -133,6 +138,7 @@ class ResourcesBatchDeleteOperator(WaylayBatchOperator):
 
     service = "resources"
     remote_id_key = "batch_ids"
+    many_ids = True
     template_fields: tuple[str, ...] = (
         *StartAndWaitOperator.template_fields,
         "ids",
@@ -161,7 +167,3 @@ class ResourcesBatchDeleteOperator(WaylayBatchOperator):
 
     def validate(self) -> list[dict[str, Any]]:
         return resources_delete_bodies(self.ids, self.entity, self.cascade, self.max_batch_size)
-
-    def start(self, request: list[dict[str, Any]]) -> list[str]:
-        started = super().start(request)
-        return started if isinstance(started, list) else [started]

@@ -21,6 +21,8 @@ class SuperOfficeBatchTaskSensor(StatusSensor):
     """
 
     template_fields: tuple[str, ...] = (*StatusSensor.template_fields, "batch_task_id", "superoffice_conn_id")
+    cannot_cancel_note = ("the sensor leaves a task it did not start running in SuperOffice (the operator's "
+                          "timeout stops the tasks it starts, where their CancellationBehaviour allows)")
 
     def __init__(
         self,

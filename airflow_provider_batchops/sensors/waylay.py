@@ -11,7 +11,11 @@ from airflow_provider_batchops.core.sensor import StatusSensor
 from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.hooks.waylay import WaylayHook, check_id, check_service
 from airflow_provider_batchops.models.waylay import combine_batch_reports
-from airflow_provider_batchops.models.waylay_registry import check_job_type, jobs_report, timestamp_spec
+from airflow_provider_batchops.models.waylay_registry import (
+    check_job_type,
+    jobs_list_report,
+    timestamp_spec,
+)
 from airflow_provider_batchops.triggers.waylay import (
     WaylayBatchTrigger,
     WaylayRegistryJobsTrigger,
@@ -83,9 +87,8 @@ class WaylayBatchSensor(WaylayBatchWait, _WaylaySensor):
         self.remote_target()
 
     def remote_target(self) -> RemoteId:
-        if isinstance(self.batch_id, (list, tuple)):
-            return batch_id_list(batch_ids=self.batch_id)
-        return check_id(self.batch_id, "batch_id")
+        ids = batch_id_list(batch_id=self.batch_id)
+        return ids if len(ids) > 1 or isinstance(self.batch_id, (list, tuple)) else ids[0]
 
 
 class WaylayRegistryJobSensor(_WaylaySensor):
@@ -206,8 +209,8 @@ class WaylayRegistryJobsSensor(_WaylaySensor):
         return "registry jobs"
 
     def read_status(self, remote_id: RemoteId) -> StatusReport:
-        body = self.hook.list_jobs(**self._filters())
-        return jobs_report(body.get("jobs") or [], self.function_name, self.limit)
+        parse = partial(jobs_list_report, function_name=self.function_name, limit=self.limit)
+        return self.hook.read(WaylayHook.list_jobs_call(**self._filters()), parse)
 
     def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayRegistryJobsTrigger:
         return WaylayRegistryJobsTrigger(

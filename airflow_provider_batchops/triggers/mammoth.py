@@ -12,12 +12,11 @@ from airflow_provider_batchops.models.mammoth import check_ids, job_report, job_
 
 
 def job_id_list(job_id: Any = None, job_ids: Any = None) -> list[int]:
-    """One id or a list of ids (exactly one of the two), each a positive integer."""
+    """One id or a list of ids (exactly one of the two; a rendered list or ``"1,2"`` works), each a
+    positive integer."""
     if (job_id is None) == (job_ids is None):
         raise InputError("job_id", "give exactly one of job_id or job_ids")
-    if job_id is not None:
-        return check_ids(job_id if isinstance(job_id, (list, tuple)) else [job_id], "job_id")
-    return check_ids(job_ids, "job_ids")
+    return check_ids(job_id, "job_id") if job_id is not None else check_ids(job_ids, "job_ids")
 
 
 class MammothJobTrigger(StatusTrigger[MammothHook]):

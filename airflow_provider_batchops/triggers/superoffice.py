@@ -8,7 +8,7 @@ from airflow_provider_batchops.core.http import shared_session
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
-from airflow_provider_batchops.models.superoffice import CANCELLABLE, check_task_id
+from airflow_provider_batchops.models.superoffice import check_task_id, stop_refusal
 
 
 class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
@@ -48,7 +48,11 @@ class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
             async with shared_session():
                 hook = await self.make_hook()
                 report = await hook.aget_task_report(self.batch_task_id)
-                if report.state.is_terminal or report.summary.get("cancellation_behaviour") not in CANCELLABLE:
+                if report.unknown_state is not None:  # never stop on a state not understood: read once more
+                    report = await hook.aget_task_report(self.batch_task_id)
+                refusal = stop_refusal(report)
+                if refusal is not None:
+                    self.log.info("SuperOffice batch task %s not stopped: %s", self.batch_task_id, refusal)
                     return
                 stopped = await hook.astop_task(self.batch_task_id)
             self.log.info("Stop of SuperOffice batch task %s: %s", self.batch_task_id, stopped)

@@ -11,25 +11,21 @@ from typing import Any
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
+from airflow_provider_batchops.core.validation import id_list
 from airflow_provider_batchops.hooks.waylay import WaylayHook, check_id, check_service
 from airflow_provider_batchops.models.waylay import combine_batch_reports
 from airflow_provider_batchops.models.waylay_registry import (
     TERMINAL_EVENTS,
     check_job_type,
-    jobs_report,
+    jobs_list_report,
 )
 
 
 def batch_id_list(batch_id: Any = None, batch_ids: Any = None) -> list[str]:
-    """One id or a list of ids (exactly one of the two), each a non-empty string."""
+    """One id or a list of ids (exactly one of the two; a rendered list works), each a string id."""
     if (batch_id is None) == (batch_ids is None):
         raise InputError("batch_id", "give exactly one of batch_id or batch_ids")
-    if batch_id is not None and not isinstance(batch_id, (list, tuple)):
-        return [check_id(batch_id, "batch_id")]
-    ids = list(batch_id if batch_id is not None else batch_ids)
-    if not ids:
-        raise InputError("batch_ids", "the list is empty")
-    return [check_id(i, f"batch_ids[{n}]") for n, i in enumerate(ids)]
+    return id_list(batch_id, "batch_id") if batch_id is not None else id_list(batch_ids, "batch_ids")
 
 
 class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
@@ -160,14 +156,36 @@ class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
             return None
 
     async def _follow(self, hook: WaylayHook) -> StatusReport | None:
+        """Read events; while the stream stays silent (keep-alives only), re-read the job on the poll
+        schedule, so a lost or never-sent event costs at most one poll interval."""
+        reads = 0
         async with hook.job_events(self.job_type, self.job_id, self.children, self.stream_read_timeout) as events:
-            async for event in events:
-                if event.event == "ack":
-                    report = await hook.aget_job_report(self.job_type, self.job_id)
-                    if report.state.is_terminal:
-                        return report
-                elif event.event == "close" or (event.event in TERMINAL_EVENTS and self._about_this_job(event.data)):
-                    return None
+            upcoming: asyncio.Future[Any] | None = None
+            try:
+                while True:
+                    if upcoming is None:
+                        upcoming = asyncio.ensure_future(anext(events, None))
+                    reads += 1
+                    done, _ = await asyncio.wait({upcoming}, timeout=self.schedule.delay(reads))
+                    if not done:
+                        report = await hook.aget_job_report(self.job_type, self.job_id)
+                        if report.state.is_terminal:
+                            return report
+                        continue
+                    event, upcoming = upcoming.result(), None
+                    if event is None:
+                        break
+                    if event.event == "ack":
+                        report = await hook.aget_job_report(self.job_type, self.job_id)
+                        if report.state.is_terminal:
+                            return report
+                    elif event.event == "close" or (
+                        event.event in TERMINAL_EVENTS and self._about_this_job(event.data)
+                    ):
+                        return None
+            finally:
+                if upcoming is not None and not upcoming.done():
+                    upcoming.cancel()
         self.log.info("Job event stream ended; reading the job")
         return None
 
@@ -230,5 +248,5 @@ class WaylayRegistryJobsTrigger(StatusTrigger[WaylayHook]):
         return WaylayHook(waylay_conn_id=self.waylay_conn_id)
 
     async def read_status(self, hook: WaylayHook) -> StatusReport:
-        body = await hook.alist_jobs(**self.filters)
-        return jobs_report(body.get("jobs") or [], self.function_name, self.filters["limit"])
+        parse = partial(jobs_list_report, function_name=self.function_name, limit=self.filters["limit"])
+        return await hook.aread(WaylayHook.list_jobs_call(**self.filters), parse)

@@ -125,11 +125,24 @@ def test_an_unreadable_earlier_id_starts_afresh(so_conn, requests_mock, no_sleep
     assert starts(requests_mock) == 1
 
 
-def test_a_broken_store_costs_only_the_resume(so_conn, requests_mock, no_sleep):
-    broken = MagicMock(**{"get.side_effect": RuntimeError("no comms"), "set.side_effect": RuntimeError("no comms")})
+def test_a_store_that_cannot_be_read_costs_only_the_resume(so_conn, requests_mock, no_sleep):
+    unreadable = MagicMock(**{"get.side_effect": RuntimeError("no comms")})
     requests_mock.post(f"{API}/BatchTask", json=1234)
     requests_mock.get(f"{API}/BatchTask/1234", json=info("Succeeded"))
-    assert operator().execute({"ti": MagicMock(start_date=None), "task_state_store": broken})["state"] == "Succeeded"
+    assert operator().execute({"ti": MagicMock(start_date=None), "task_state_store": unreadable})["state"] == "Succeeded"
+
+
+def test_a_store_that_cannot_record_a_started_id_fails_the_task_unretried(so_conn, requests_mock, no_sleep):
+    """The start was accepted but could not be recorded: a retry would start it again, so no retry."""
+    from airflow_provider_batchops.core.compat import AirflowFailException
+    from airflow_provider_batchops.core.errors import StartAcceptedError
+
+    broken = MagicMock(**{"get.return_value": None, "set.side_effect": RuntimeError("no comms")})
+    requests_mock.post(f"{API}/BatchTask", json=1234)
+    with pytest.raises(StartAcceptedError, match="1234.*may be running remotely") as err:
+        operator(retries=3).execute({"ti": MagicMock(start_date=None), "task_state_store": broken})
+    assert isinstance(err.value, AirflowFailException)
+    assert starts(requests_mock) == 1
 
 
 def test_the_variable_fallback_is_named_after_the_task_instance():

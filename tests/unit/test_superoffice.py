@@ -185,7 +185,7 @@ def test_timeout_stops_a_cancellable_task(so_conn, requests_mock, monkeypatch):
     requests_mock.post(f"{API}/BatchTask", json=1234)
     requests_mock.get(f"{API}/BatchTask/1234", json=info("Started"))
     stop = requests_mock.post(f"{API}/BatchTask/1234/Stop", json=True)
-    op = SuperOfficeBatchTaskOperator(task_id="t", name="ExportContacts", timeout=0.05, poll_interval=0.01)
+    op = SuperOfficeBatchTaskOperator(task_id="t", name="ExportContacts", timeout=0.1, poll_interval=0.05)
     with pytest.raises(WaitTimeoutError, match="it was stopped"):
         op.execute(ctx())
     assert stop.call_count == 1

@@ -176,7 +176,7 @@ def test_jwt_times():
                                                                   "to_version": "2.3.4"}}),
         ("updateProperties", {"query": {"template": "tpl"},
                               "action_parameters": {"variables": {"a": None}, "tags": {"rev": 58}}}),
-        ("reload", {"query": {"user": "system", "created_after": 1, "created_before": 2, "name": "n",
+        ("reload", {"query": {"user": "system", "created_after": 1700000000001, "created_before": 1700000000002, "name": "n",
                               "resource": "r"}}),
     ],
 )

@@ -106,7 +106,7 @@ def test_partial_failure_only_warns_when_asked(api, no_sleep):
 def test_worker_wait_times_out_and_says_the_batch_goes_on(api, monkeypatch):
     api.get(STATUS_URL, json=RUNNING)
     monkeypatch.setattr(time, "sleep", lambda s: None)
-    op = RulesBatchDeleteOperator(task_id="t", ids=["t1"], timeout=timedelta(seconds=0.05), poll_interval=0.01)
+    op = RulesBatchDeleteOperator(task_id="t", ids=["t1"], timeout=timedelta(seconds=0.1), poll_interval=0.05)
     with pytest.raises(WaitTimeoutError, match="cannot be cancelled"):
         op.execute(context())
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import GATEWAY
 
 from airflow_provider_batchops.core.compat import TaskDeferred
-from airflow_provider_batchops.core.errors import BatchOpsError, InputError, RemoteWorkFailedError
+from airflow_provider_batchops.core.errors import BatchOpsError, InputError, RemoteWorkFailedError, StartAcceptedError
 from airflow_provider_batchops.core.state import BatchState, ReportSet
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import batch_report, combine_batch_reports, resources_delete_bodies
@@ -188,7 +188,8 @@ def test_bulk_delete_of_2500_ids_starts_3_batches_and_defers_on_all(waylay_conn,
     op = ResourcesBatchDeleteOperator(task_id="d", ids=[f"r{i}" for i in range(2500)], deferrable=True)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": ti})
-    ti.xcom_push.assert_called_once_with(key="batch_ids", value=["b1", "b2", "b3"])
+    # Each accepted id is recorded before the next start is sent; the last record has all three.
+    assert [c.kwargs["value"] for c in ti.xcom_push.call_args_list] == [["b1"], ["b1", "b2"], ["b1", "b2", "b3"]]
     trigger = deferred.value.trigger
     assert isinstance(trigger, WaylayBatchTrigger) and trigger.serialize()[1]["batch_ids"] == ["b1", "b2", "b3"]
     posts = [r for r in requests_mock.request_history if r.method == "POST" and r.path == "/resources/v1/batch"]
@@ -199,7 +200,7 @@ def test_a_failed_second_start_names_the_batches_already_started(waylay_conn, to
     requests_mock.post(f"{GATEWAY}/resources/v1/batch",
                        [_accepted("b1"), {"status_code": 400, "json": {"statusCode": 400, "error": "bad"}}])
     op = ResourcesBatchDeleteOperator(task_id="d", ids=[f"r{i}" for i in range(3)], max_batch_size=2)
-    with pytest.raises(BatchOpsError, match=r"Started batches \['b1'\]"):
+    with pytest.raises(StartAcceptedError, match=r"1 of 2 starts were accepted \(batch_ids: \['b1'\]\)"):
         op.execute({"ti": MagicMock(start_date=None)})
 
 
