@@ -78,6 +78,52 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch):
     return delays
 
 
+MAMMOTH_API = "https://mammoth.test/api/v2"
+SUPEROFFICE_API = "https://sod.superoffice.test/Cust12345/api/v1"
+
+
+@pytest.fixture
+def mammoth_api(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``mammoth_default`` pointing at a mocked Mammoth API; returns its base URL."""
+    set_connection(monkeypatch, "mammoth_default", conn_type="mammoth", host=MAMMOTH_API, login="key",
+                   password="mammoth-secret-value", extra={"workspace_id": 4})
+    return MAMMOTH_API
+
+
+@pytest.fixture
+def superoffice_api(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``superoffice_default`` pointing at a mocked SuperOffice tenant; returns the ``/api/v1`` URL."""
+    set_connection(monkeypatch, "superoffice_default", conn_type="superoffice",
+                   host=SUPEROFFICE_API.removesuffix("/api/v1"), password="token")
+    return SUPEROFFICE_API
+
+
+class RetryingRun:
+    """Runs ``operator.execute`` as Airflow would with ``retries``: an ``AirflowFailException`` ends it
+    at once, any other failure is tried again (on a fresh context but the same durable store)."""
+
+    def __init__(self, store: object | None = None) -> None:
+        self.store = store
+
+    def __call__(self, make_operator, retries: int = 1):
+        from unittest.mock import MagicMock
+
+        from airflow_provider_batchops.core.compat import AirflowFailException
+
+        for attempt in range(retries + 1):
+            context = {"ti": MagicMock(start_date=None, task_id="t")}
+            if self.store is not None:
+                context["task_state_store"] = self.store
+            try:
+                return make_operator().execute(context)
+            except AirflowFailException:
+                raise
+            except Exception:
+                if attempt == retries:
+                    raise
+        raise AssertionError("unreachable")
+
+
 @pytest.fixture
 def sim_conn(sim, monkeypatch: pytest.MonkeyPatch):  # noqa: F811 - the fixture, by name
     """``waylay_default`` pointing at the live simulator, token auth."""

@@ -9,7 +9,7 @@ import pytest
 from conftest import GATEWAY
 
 from airflow_provider_batchops.core.compat import TaskDeferred
-from airflow_provider_batchops.core.errors import BatchOpsError, InputError, RemoteWorkFailedError, StartAcceptedError
+from airflow_provider_batchops.core.errors import InputError, RemoteWorkFailedError, StartAcceptedError
 from airflow_provider_batchops.core.state import BatchState, ReportSet
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import batch_report, combine_batch_reports, resources_delete_bodies
