@@ -9,7 +9,10 @@ was running leaves it behind.
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -56,11 +59,31 @@ class VariableStore:
         Variable.delete(self._name(key))
 
 
-class SafeStore:
-    """Wraps a store so that a failing store only costs the resume, never the task."""
+#: The task state store's default size limit of one value (``[state_store] max_value_storage_bytes``).
+DEFAULT_MAX_VALUE_BYTES = 65535
 
-    def __init__(self, store: ResumeStore) -> None:
+
+class SafeStore:
+    """Wraps a store so that a failing read only costs the resume, never the task.
+
+    :param retention: how long a written entry must outlive its write (the longest wait plus a day);
+        passed to stores that take it (Airflow 3.3's task state store), whose default (30 days) a
+        long wait could outlive.
+    """
+
+    def __init__(self, store: ResumeStore, retention: timedelta | None = None) -> None:
         self.store = store
+        self.retention = retention
+
+    def _write(self, key: str, value: Any) -> None:
+        if self.retention is not None and _takes_retention(self.store):
+            self.store.set(key, value, retention=self.retention)  # type: ignore[call-arg]
+        else:
+            self.store.set(key, value)
+
+    def fits(self, value: Any) -> bool:
+        """Whether ``value`` is within the store's size limit for one value."""
+        return len(json.dumps(value, default=str)) <= max_value_bytes()
 
     def get(self, key: str) -> Any:
         try:
@@ -71,13 +94,13 @@ class SafeStore:
 
     def set(self, key: str, value: Any) -> None:
         try:
-            self.store.set(key, value)
+            self._write(key, value)
         except Exception as exc:
             log.warning("Could not record %r in the task state store (%s); a retry would start afresh", key, exc)
 
     def record(self, key: str, value: Any) -> None:
         """Like :meth:`set`, but a failure raises: used where losing the record could start work twice."""
-        self.store.set(key, value)
+        self._write(key, value)
 
     def delete(self, key: str) -> None:
         try:
@@ -86,12 +109,37 @@ class SafeStore:
             log.warning("Could not remove %r from the task state store (%s)", key, exc)
 
 
-def resume_store(context: Context) -> SafeStore | None:
-    """The task state store of this task instance (Airflow 3.3+), else the Variable fallback."""
+def resume_store(context: Context, longest_wait: float | None = None) -> SafeStore | None:
+    """The task state store of this task instance (Airflow 3.3+), else the Variable fallback.
+
+    :param longest_wait: seconds the wait may last; entries are kept that long plus a day (the
+        longest wait the provider allows when there is no deadline).
+    """
+    from airflow_provider_batchops.core.waiting import MAX_WAIT
+
+    retention = timedelta(seconds=(longest_wait if longest_wait is not None else MAX_WAIT) + 86_400)
     store = context.get("task_state_store")  # type: ignore[misc]
     if store is not None:
-        return SafeStore(store)
+        return SafeStore(store, retention)
     ti = context.get("ti")
     if ti is None or not all(isinstance(getattr(ti, a, None), str) for a in ("dag_id", "run_id", "task_id")):
         return None
     return SafeStore(VariableStore(ti))
+
+
+def _takes_retention(store: Any) -> bool:
+    try:
+        return "retention" in inspect.signature(store.set).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def max_value_bytes() -> int:
+    """``[state_store] max_value_storage_bytes`` (0 = no limit, read as unlimited)."""
+    from airflow_provider_batchops.core.compat import conf
+
+    try:
+        limit = conf.getint("state_store", "max_value_storage_bytes", fallback=DEFAULT_MAX_VALUE_BYTES)
+    except Exception:
+        limit = DEFAULT_MAX_VALUE_BYTES
+    return limit if limit > 0 else 2**62

@@ -252,7 +252,7 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         request = self.validate()
         parts = self.split(request)
         self._several_starts = len(parts) > 1
-        store = resume_store(context) if self.durable else None
+        store = self.store(context, settings)
         ids, accepted = self.resume_starts(store, len(parts))
         for index in range(accepted, len(parts)):
             ids.extend(self.start_part(parts, index, ids))
@@ -332,8 +332,15 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
             return [], 0
         return (list(remote_id) if isinstance(remote_id, list) else [remote_id]), total
 
+    def store(self, context: Context, settings: WaitSettings | None = None) -> SafeStore | None:
+        """Where started ids are kept for a retry (``durable``), kept as long as the wait may last."""
+        if not self.durable:
+            return None
+        deadline = settings.deadline if settings is not None else None
+        return resume_store(context, None if deadline is None else max(deadline - time.time(), 0.0))
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        store = resume_store(context) if self.durable else None
+        store = self.store(context)
         return self.finish(store, lambda: super(StartAndWaitOperator, self).execute_complete(context, event))
 
     # -- resuming after a retry ---------------------------------------------------------------------

@@ -85,8 +85,8 @@ class SSEParser:
         elif name == "id":
             if "\0" not in value:
                 self._last_id = value
-        elif name == "retry" and value.isdigit():
-            self._retry = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit() and len(value) <= 12:
+            self._retry = int(value)  # ASCII digits only (str.isdigit also takes '²'); a sane length
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:

@@ -7,7 +7,9 @@ build their hook (:meth:`make_hook`) and how to read one status (:meth:`read_sta
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -27,6 +29,9 @@ from airflow_provider_batchops.core.waiting import (
 )
 
 HookT = TypeVar("HookT")
+log = logging.getLogger(__name__)
+#: How long ``on_kill`` work may take; under the triggerer's ``[triggerer] on_kill_timeout`` (30 s).
+ON_KILL_BOUND = 25.0
 
 
 class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
@@ -121,3 +126,46 @@ def event_payload(remote_id: str, decision: Decision) -> dict[str, Any]:
         "report": report.to_json() if report is not None else None,
         "message": message,
     }
+
+
+async def still_deferred(trigger: BaseTrigger) -> bool | None:
+    """Whether the trigger's task instance is still ``deferred``, asked of the triggerer's supervisor.
+
+    Airflow 3.3 also calls a trigger's ``on_kill`` when the trigger moves to another triggerer
+    (apache/airflow#73454); a task instance that is still deferred was not killed by a user.
+    ``None`` when it cannot be told (no task instance, or no supervisor, as in a direct call).
+    """
+    ti = getattr(trigger, "task_instance", None)
+    try:
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.comms import GetTaskStates
+
+        comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+        if ti is None or comms is None:
+            return None
+        answer = await comms.asend(GetTaskStates(dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id],
+                                                 map_index=ti.map_index))
+    except Exception as exc:  # the answer only refines the decision; it must not break the kill
+        log.warning("Could not read the task instance's state (%s)", exc)
+        return None
+    map_index = getattr(ti, "map_index", -1)
+    key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
+    state = answer.task_states.get(ti.run_id, {}).get(key)
+    return str(getattr(state, "value", state)) == "deferred"
+
+
+async def through_cancels(work: Callable[[], Awaitable[None]], bound: float = ON_KILL_BOUND) -> None:
+    """Run ``work`` to its end within ``bound`` seconds, although the triggerer cancels ``on_kill``
+    again about every second until it returns (Airflow 3.3)."""
+    future = asyncio.ensure_future(work())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bound
+    while not future.done() and loop.time() < deadline:
+        try:
+            await asyncio.wait({future}, timeout=deadline - loop.time())  # does not cancel ``future``
+        except asyncio.CancelledError:
+            continue
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.result()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_batchops.core.durable import SafeStore, resume_store
+from airflow_provider_batchops.core.durable import SafeStore
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator
 from airflow_provider_batchops.core.state import StatusReport
@@ -320,13 +320,12 @@ class MammothBatchCleanupOperator(MammothDeleteBatchesOperator):
         return selection, kept
 
     def execute(self, context: Context) -> Any:
-        self.wait_settings(context)  # bad wait parameters fail before any request
+        settings = self.wait_settings(context)  # bad wait parameters fail before any request
         plan = self.plan()
-        store = resume_store(context) if self.durable else None
-        earlier = store.get(SELECTION_KEY) if store is not None else None
-        if earlier and store is not None and store.get(self.remote_id_key):
+        store = self.store(context, settings)
+        if store is not None and store.get(self.remote_id_key):
             # An earlier try deleted these and died while waiting: wait for its jobs, list nothing.
-            self._selection = earlier
+            self._selection = store.get(SELECTION_KEY) or []
             context["ti"].xcom_push(key=SELECTION_KEY, value=self._selection)
             return super().execute(context)
         self._selection, kept = self.select(plan)
@@ -346,8 +345,18 @@ class MammothBatchCleanupOperator(MammothDeleteBatchesOperator):
                     "kept_latest": kept, "cutoff": plan["cutoff"].isoformat()}
         context["ti"].xcom_push(key=SELECTION_KEY, value=self._selection)
         if store is not None:
-            store.set(SELECTION_KEY, self._selection)
+            self.keep_selection(store)
         return super().execute(context)
+
+    def keep_selection(self, store: SafeStore) -> None:
+        """Keep the selection for a retry within the store's size limit: whole, as ids, or not at all."""
+        for kept in (self._selection, [{"id": batch["id"]} for batch in self._selection]):
+            if store.fits(kept):
+                store.set(SELECTION_KEY, kept)
+                return
+        self.log.warning("The selection of %d batches is larger than the task state store keeps; a retry "
+                         "after a crash waits for the started jobs without listing what they delete",
+                         len(self._selection))
 
     def forget(self, store: SafeStore | None) -> None:
         super().forget(store)

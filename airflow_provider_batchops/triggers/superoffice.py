@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow_provider_batchops.core.http import shared_session
 from airflow_provider_batchops.core.state import StatusReport
-from airflow_provider_batchops.core.trigger import StatusTrigger
+from airflow_provider_batchops.core.trigger import StatusTrigger, still_deferred, through_cancels
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
 from airflow_provider_batchops.models.superoffice import check_task_id, stop_refusal
 
@@ -43,7 +43,15 @@ class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
         return await hook.aget_task_report(self.batch_task_id)
 
     async def on_kill(self) -> None:
-        """Stop the remote task on an explicit user kill (never on a triggerer restart)."""
+        """Stop the remote task on a user's kill; never when the trigger only moved to another
+        triggerer (the task instance is still deferred), nor on a state not understood."""
+        await through_cancels(self._stop_on_kill)
+
+    async def _stop_on_kill(self) -> None:
+        if await still_deferred(self):
+            self.log.info("Not a kill: the trigger moved to another triggerer; SuperOffice batch task %s goes on",
+                          self.batch_task_id)
+            return
         try:
             async with shared_session():
                 hook = await self.make_hook()

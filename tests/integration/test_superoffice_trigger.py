@@ -79,3 +79,56 @@ def test_unknown_definition_is_a_400_with_the_superoffice_error(so_sim):
 
     with pytest.raises(ApiError, match="ArgumentException: Unknown batch task definition 'Nope'"):
         start("Nope")
+
+
+class _Comms:
+    """The triggerer's supervisor channel (Airflow 3.3), answering ``GetTaskStates`` with one state."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+    async def asend(self, message):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(task_states={message.run_ids[0]: {message.task_ids[0]: self.state}})
+
+
+def _placed(trigger: SuperOfficeBatchTaskTrigger, monkeypatch, state: str) -> SuperOfficeBatchTaskTrigger:
+    """The trigger as the triggerer runs it: with its task instance, and a supervisor to ask."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time import task_runner
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", _Comms(state), raising=False)
+    trigger.task_instance = SimpleNamespace(dag_id="d", run_id="r", task_id="export", map_index=-1)
+    return trigger
+
+
+@pytest.mark.parametrize(("state", "stopped"), [("deferred", False), ("failed", True), ("success", True)])
+async def test_on_kill_stops_only_a_task_a_user_killed(so_sim, monkeypatch, state, stopped):
+    """Airflow 3.3 also calls on_kill when a trigger moves to another triggerer (apache/airflow#73454)."""
+    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    task_id = start("ExportContacts")
+    await _placed(SuperOfficeBatchTaskTrigger(batch_task_id=task_id), monkeypatch, state).on_kill()
+    assert (SuperOfficeHook().get_task(task_id)["Result"] == "Stopped") is stopped
+
+
+async def test_on_kill_finishes_its_stop_through_the_triggerers_repeated_cancels(so_sim, monkeypatch):
+    import asyncio
+
+    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    task_id = start("ExportContacts")
+    original = SuperOfficeHook.aget_task_report
+
+    async def slow_read(self, batch_task_id):
+        await asyncio.sleep(0.3)
+        return await original(self, batch_task_id)
+
+    monkeypatch.setattr(SuperOfficeHook, "aget_task_report", slow_read)
+    kill = asyncio.ensure_future(_placed(SuperOfficeBatchTaskTrigger(batch_task_id=task_id), monkeypatch,
+                                         "failed").on_kill())
+    for _ in range(5):  # the triggerer cancels on_kill again while it runs
+        await asyncio.sleep(0.1)
+        kill.cancel()
+    await asyncio.wait({kill}, timeout=10)
+    assert SuperOfficeHook().get_task(task_id)["Result"] == "Stopped"
