@@ -8,7 +8,7 @@ AIRFLOW_VERSION ?=
 AIRFLOW_LABEL ?=
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: install test demo lint clean docs screenshots bench
+.PHONY: install test demo lint clean docs screenshots bench reliability-report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ install: $(VENV)/.installed
 test: install
 	$(BIN)/python -c "import airflow; print('Testing with Apache Airflow', airflow.__version__, '$(AIRFLOW_LABEL)'.strip())"
 	$(BIN)/python -m pytest
+
+## make reliability-report: the reliability tests (bad input, fault matrix, end to end), whose figures
+## are written into docs/reliability.md; `make test` runs the same tests and writes nothing
+reliability-report: install
+	BATCHOPS_WRITE_REPORT=1 $(BIN)/python -m pytest tests/reliability tests/e2e
 
 ## make demo: the example DAGs end to end against the bundled simulator, on a throw-away AIRFLOW_HOME
 demo: install

@@ -134,7 +134,8 @@ def sim_conn(sim, monkeypatch: pytest.MonkeyPatch):  # noqa: F811 - the fixture,
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the figures the reliability tests recorded into docs/reliability.md."""
+    """With ``BATCHOPS_WRITE_REPORT=1``, write the figures the reliability tests recorded into
+    docs/reliability.md (``make reliability-report``); a plain test run changes no tracked file."""
     import reliability_report
 
     written = reliability_report.write()

@@ -8,9 +8,10 @@ A test module declares a section and adds rows as its tests run::
         ...
         FAULTS.add("Waylay rules", "429", "success", 5)
 
-At the end of the session every section that got rows replaces its block in ``docs/reliability.md``
-(between ``<!-- section:NAME -->`` markers), stamped with the date and the Airflow version. Sections
-that did not run keep their last figures. ``BATCHOPS_NO_REPORT=1`` turns writing off.
+With ``BATCHOPS_WRITE_REPORT=1`` (``make reliability-report``), at the end of the session every
+section that got rows replaces its block in ``docs/reliability.md`` (between ``<!-- section:NAME -->``
+markers), stamped with the date and the Airflow version. Sections that did not run keep their last
+figures. ``make test`` leaves the file alone: a test run changes no tracked file.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import Any
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 HEADER = """# Reliability
 
-Every figure below is written by the test suite (`make test`) from the run that measured it;
-`tests/reliability_report.py` renders this file. Sections are replaced each time their tests run.
+Every figure below is written by the test suite (`make reliability-report`) from the run that
+measured it; `tests/reliability_report.py` renders this file. Sections are replaced each time their
+tests run that way.
 """
 
 
@@ -80,7 +82,7 @@ def section(name: str, title: str, columns: list[str], intro: str = "") -> Secti
 
 def write(path: Path = DOC) -> list[str]:
     """Replace the blocks of the sections that got rows; return their names."""
-    if os.environ.get("BATCHOPS_NO_REPORT") == "1":
+    if os.environ.get("BATCHOPS_WRITE_REPORT") != "1":
         return []
     filled = [s for s in _SECTIONS.values() if s.rows]
     if not filled:

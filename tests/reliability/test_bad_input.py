@@ -150,6 +150,13 @@ def hook_case(name: str, hook: Callable[[], Any], conn_type: str, what: str, fie
 
 PAST = datetime.now(timezone.utc) - timedelta(hours=2)
 
+
+def rendered_none() -> RulesBatchDeleteOperator:
+    """A delete whose ``ids`` template rendered ``None`` (an upstream task returned nothing)."""
+    op = RulesBatchDeleteOperator(task_id="bad_input", ids="{{ ti.xcom_pull('upstream') }}", **OP_WAIT)
+    op.ids = None
+    return op
+
 CASES: list[Bad] = [
     # -- Waylay rules ---------------------------------------------------------------------------------
     case(RulesBatchOperator, "action", action="purge"),
@@ -205,8 +212,8 @@ CASES: list[Bad] = [
     case(WaylayBatchSensor, "batch_id", batch_id=""),
     case(WaylayBatchSensor, "batch_id", batch_id=".."),
     case(WaylayBatchSensor, "batch_id", batch_id="."),
-    case(WaylayBatchSensor, "batch_ids", batch_id=[]),
-    case(WaylayBatchSensor, "batch_ids[1]", batch_id=["b-1", None]),
+    case(WaylayBatchSensor, "batch_id", batch_id=[]),
+    case(WaylayBatchSensor, "batch_id[1]", batch_id=["b-1", None]),
     case(WaylayBatchSensor, "poke_interval", poke_interval=0),
     case(WaylayBatchSensor, "poke_interval", poke_interval=-1),
     case(WaylayBatchSensor, "timeout", timeout=-1),
@@ -253,8 +260,8 @@ CASES: list[Bad] = [
     case(MammothBatchCleanupOperator, "max_delete", max_delete="many"),
     case(MammothBatchCleanupOperator, "dry_run", dry_run="yes"),
     case(MammothBatchCleanupOperator, "poll_interval", poll_interval=0),
-    case(MammothJobSensor, "job_id[0]", job_id="abc"),
-    case(MammothJobSensor, "job_id[0]", job_id=0),
+    case(MammothJobSensor, "job_id", job_id="abc"),
+    case(MammothJobSensor, "job_id", job_id=0),
     case(MammothJobSensor, "job_id", job_id=[]),
     # -- SuperOffice -----------------------------------------------------------------------------------
     case(SuperOfficeBatchTaskOperator, "name", name=""),
@@ -265,7 +272,47 @@ CASES: list[Bad] = [
     case(SuperOfficeBatchTaskOperator, "timeout", timeout=0),
     case(SuperOfficeBatchTaskSensor, "batch_task_id", batch_task_id="../1001"),
     case(SuperOfficeBatchTaskSensor, "batch_task_id", batch_task_id=0),
+    # -- issue 12: filters that select everything, every action -----------------------------------------
+    *[case(RulesBatchOperator, field, ids=None, query=query, action=action,
+           action_parameters={"tags": {"x": 1}} if action == "updateProperties" else None)
+      for action in ("delete", "stop", "restart", "updateProperties")
+      for query, field in (({"tags": {}}, "query.tags"), ({"name": " "}, "query.name"),
+                           ({"tags": {"site": None}}, "query.tags.site"), ({"status": None}, "query"))],
+    case(RulesBatchDeleteOperator, "query.created_after", ids=None, query={"created_after": 1_767_225_600}),
+    case(RulesBatchDeleteOperator, "query.finished_before", ids=None, query={"finished_before": True}),
+    case(RulesBatchDeleteOperator, "query", ids=None,
+         query={"created_after": "2026-06-01T00:00:00Z", "created_before": "2026-01-01T00:00:00Z"}),
+    Bad("RulesBatchDeleteOperator", "ids='{{ ... }}' rendered None", "ids", lambda: rendered_none().execute(context())),
+    case(RulesBatchOperator, "action_parameters", action="updateProperties",
+         action_parameters={"variables": {"x": float("nan")}}),
+    # -- issue 12: ids and connection ids, every service -------------------------------------------------
+    case(RulesBatchDeleteOperator, "ids[0]", ids=["None"]),
+    case(RulesBatchDeleteOperator, "ids[0]", ids=[" t-1"]),
+    case(ResourcesBatchDeleteOperator, "ids[0]", ids=["r-1\n"]),
+    case(WaylayBatchSensor, "batch_id", batch_id="None"),
+    case(WaylayBatchSensor, "batch_id[1]", batch_id="['b-1', '']"),
+    case(WaylayRegistryJobSensor, "job_id", job_id="j\x00"),
+    case(MammothJobSensor, "job_id", job_id=" 7"),
+    case(MammothJobSensor, "job_id[1]", job_id="1,x"),
+    case(SuperOfficeBatchTaskSensor, "batch_task_id", batch_task_id="None"),
+    case(RulesBatchDeleteOperator, "waylay_conn_id", waylay_conn_id=""),
+    case(WaylayBatchSensor, "waylay_conn_id", waylay_conn_id=" "),
+    case(MammothDeleteBatchesOperator, "mammoth_conn_id", mammoth_conn_id=""),
+    case(SuperOfficeBatchTaskOperator, "superoffice_conn_id", superoffice_conn_id=""),
+    # -- issue 12: value ranges ----------------------------------------------------------------------
+    case(RulesBatchDeleteOperator, "poll_interval", poll_interval=0.001),
+    case(RulesBatchDeleteOperator, "poll_interval", poll_interval=float("inf")),
+    case(RulesBatchDeleteOperator, "timeout", timeout=1e12),
+    case(RulesBatchDeleteOperator, "unknown_state_reads", unknown_state_reads=0),
+    case(WaylayBatchSensor, "unknown_state_reads", unknown_state_reads=-1),
+    case(MammothBatchCleanupOperator, "older_than", older_than=float("nan")),
+    case(MammothCreateBatchOperator, "mapping[1]", mapping=[MAPPING[0], {
+        "source_c_id": "a", "destination_c_id": "b", "expected_destination_c_type": "TEXT"}]),
+    case(SuperOfficeBatchTaskOperator, "parameters", parameters={"FromDate": float("inf")}),
+    case(SuperOfficeBatchTaskOperator, "parameters", parameters={"when": datetime(2026, 1, 1)}),
     # -- connections ----------------------------------------------------------------------------------
+    conn_case(RulesBatchDeleteOperator, "waylay", "extra timeout 1e12", "extra.timeout", extra={"timeout": 1e12}),
+    conn_case(MammothJobSensor, "mammoth", "extra timeout 0.001", "extra.timeout", extra={"timeout": 0.001}),
     conn_case(RulesBatchDeleteOperator, "waylay", "no login (API key)", "login", login=None),
     conn_case(RulesBatchDeleteOperator, "waylay", "no password (API secret)", "password", password=None),
     conn_case(RulesBatchDeleteOperator, "waylay", "extra '{not json'", "extra", extra="{not json"),

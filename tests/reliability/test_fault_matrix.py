@@ -5,10 +5,12 @@ trigger's ``run()``, against the live simulator with one fault switched on, then
 and the simulator's request counters (read over HTTP from ``/_sim/counters``):
 
 - on a status route every fault is retried and the task succeeds;
-- on a start route only 429 is retried; a start whose answer may have been lost (reset, timeout,
-  unreadable body) or that got a 5xx is never re-sent: the task fails saying so, and the simulator
-  saw exactly one start request;
-- never more than one start is accepted.
+- on the start route of an idempotent start (every delete) every fault is retried like a read, and
+  the task succeeds;
+- on the start route of any other start (rules ``restart``, SuperOffice) only 429 is retried; a start
+  whose answer may have been lost (reset, timeout, unreadable body) or that got a 5xx is never
+  re-sent: the task fails saying so, and the simulator saw exactly one start request; never more than
+  one such start is accepted.
 
 Retry backoff starts at 0.05 s instead of 1 s (``Retry-After`` is still honoured as sent).
 """
@@ -37,12 +39,17 @@ from reliability_sim import (
 from airflow_provider_batchops.core.errors import (
     ApiError,
     BatchOpsError,
+    StartAcceptedError,
     StartOutcomeUnknownError,
     TransientApiError,
 )
 from airflow_provider_batchops.operators.mammoth import MammothDeleteBatchesOperator
 from airflow_provider_batchops.operators.superoffice import SuperOfficeBatchTaskOperator
-from airflow_provider_batchops.operators.waylay import ResourcesBatchDeleteOperator, RulesBatchDeleteOperator
+from airflow_provider_batchops.operators.waylay import (
+    ResourcesBatchDeleteOperator,
+    RulesBatchDeleteOperator,
+    RulesBatchOperator,
+)
 from airflow_provider_batchops.triggers.waylay import WaylayRegistryJobTrigger
 
 #: The per-request timeout of the connections in the ``slow`` cases, and the fault's delay above it.
@@ -90,6 +97,8 @@ class Api:
     status: str
     prefixes: tuple[str, ...]
     run: Callable[[Any, Callable[[], None] | None], dict[str, Any]]
+    #: Whether the start is safe to send twice (a delete): then a lost answer is sent again.
+    idempotent_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,16 @@ def run_rules(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
     ids = ["fm-task-1", "fm-task-2"]
     control(sim, "POST", "rules/tasks", [{"id": i, "name": i, "type": "onetime", "status": "stopped"} for i in ids])
     op = RulesBatchDeleteOperator(task_id="fm_rules", ids=ids, **WAIT)
+    after_first_read(op, mid_wait)
+    summary: dict[str, Any] = op.execute(context())
+    assert summary["succeeded"] == 2, summary
+    return summary
+
+
+def run_rules_restart(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
+    ids = ["fm-task-3", "fm-task-4"]
+    control(sim, "POST", "rules/tasks", [{"id": i, "name": i, "type": "periodic", "status": "running"} for i in ids])
+    op = RulesBatchOperator(task_id="fm_rules_restart", action="restart", ids=ids, **WAIT)
     after_first_read(op, mid_wait)
     summary: dict[str, Any] = op.execute(context())
     assert summary["succeeded"] == 2, summary
@@ -199,13 +218,15 @@ async def after_first_job_read(sim: Any, action: Callable[[], None]) -> None:
 
 
 RULES = Api("Waylay rules", "POST /rules/v1/batch", "GET /rules/v1/batch/{batchId}",
-            ("/rules/", "/accounts/"), run_rules)
+            ("/rules/", "/accounts/"), run_rules, idempotent_start=True)
+RULES_RESTART = Api("Waylay rules restart", "POST /rules/v1/batch", "GET /rules/v1/batch/{batchId}",
+                    ("/rules/", "/accounts/"), run_rules_restart)
 RESOURCES = Api("Waylay resources", "POST /resources/v1/batch", "GET /resources/v1/batch/{batchId}",
-                ("/resources/", "/accounts/"), run_resources)
+                ("/resources/", "/accounts/"), run_resources, idempotent_start=True)
 REGISTRY = Api("Waylay registry", None, "GET /registry/v2/jobs/{type}/{id}", ("/registry/", "/accounts/"),
                run_registry)
 MAMMOTH = Api("Mammoth", "DELETE /api/v2/workspaces/{workspace_id}/projects/{project_id}/datasets/{dataset_id}/batches",
-              "GET /api/v2/jobs", ("/api/v2/",), run_mammoth)
+              "GET /api/v2/jobs", ("/api/v2/",), run_mammoth, idempotent_start=True)
 SUPEROFFICE = Api("SuperOffice", "POST /{tenant}/api/v1/BatchTask", "GET /{tenant}/api/v1/BatchTask/{key}",
                   ("/api/v1/",), run_superoffice)
 
@@ -231,14 +252,19 @@ def matrix() -> list[Case]:
     for api in (RULES, RESOURCES, REGISTRY, MAMMOTH, SUPEROFFICE):
         for kind, rules in KINDS.items():
             if api.start is not None:
-                cases.append(Case(api, kind, "start", rules, START_FAILURES.get(kind)))
+                failure = None if api.idempotent_start else START_FAILURES.get(kind)
+                cases.append(Case(api, kind, "start", rules, failure))
             cases.append(Case(api, kind, "status", rules))
+    for kind, rules in KINDS.items():  # a start that is not idempotent, on the same route as the delete
+        cases.append(Case(RULES_RESTART, kind, "start", rules, START_FAILURES.get(kind)))
     for api in (RULES, RESOURCES, REGISTRY):
         cases.append(Case(api, "token expiry", "mid-wait"))
     for api in (MAMMOTH, SUPEROFFICE):
-        # Static credentials: nothing to refresh, so a 401 is final.
+        # Static credentials: nothing to refresh, so a 401 is final. Without a durable record of the
+        # started SuperOffice task (durable=False here) a retry would start it again: not retried.
+        failure = (ApiError if api.idempotent_start else StartAcceptedError, "returned HTTP 401")
         cases.append(Case(api, "401 (static credentials)", "mid-wait",
-                          [{"kind": "status", "status": 401, "times": 1}], (ApiError, "returned HTTP 401")))
+                          [{"kind": "status", "status": 401, "times": 1}], failure))
     cases.append(Case(REGISTRY, "stream cut after 1 event, twice", "stream",
                       [{"kind": "cut", "after_events": 1, "times": 2}]))
     cases.append(Case(REGISTRY, "stream answers 503", "stream", [{"kind": "status", "status": 503, "times": 1}]))
@@ -324,14 +350,19 @@ def test_fault(case: Case, sim, monkeypatch, quick_retry):  # noqa: F811 - fixtu
         kind, text = case.failure
         assert isinstance(error, kind) and not isinstance(error, TransientApiError), repr(error)
         assert text in str(error), str(error)
-    if start_route is not None:
+    if start_route is not None and case.where == "start" and case.api.idempotent_start:
+        # A delete is sent again whatever the fault; the first may have been acted on as well.
+        sends = 5 if case.fault.endswith("burst") else 2
+        assert start_requests == sends, requests_
+        assert starts_accepted is not None and 1 <= starts_accepted <= 2, statuses
+    elif start_route is not None:
         assert starts_accepted is not None and starts_accepted <= 1, statuses
         retried_start = case.where == "start" and case.fault.startswith("429")
         assert start_requests == (2 if retried_start else 1), requests_
         if error is None:
             assert starts_accepted == 1, statuses
     remaining = control(sim, "GET", "faults")
-    if case.where == "start" and case.fault.endswith("burst"):
+    if case.where == "start" and case.fault.endswith("burst") and not case.api.idempotent_start:
         # 500 ended the start at once: the 502/503/504 rules were never reached.
         assert [r["status"] for r in remaining] == [502, 503, 504], remaining
     else:
@@ -342,7 +373,7 @@ def test_fault(case: Case, sim, monkeypatch, quick_retry):  # noqa: F811 - fixtu
         assert statuses.get(f"{route} 429") == 1, statuses
         assert elapsed >= RETRY_AFTER, f"Retry-After {RETRY_AFTER} s not honoured ({elapsed:.2f} s)"
     elif case.fault.endswith("burst"):
-        hit = (500,) if case.where == "start" else (500, 502, 503, 504)
+        hit = (500,) if case.where == "start" and not case.api.idempotent_start else (500, 502, 503, 504)
         assert all(statuses.get(f"{route} {s}") == 1 for s in hit), statuses
     elif case.fault == "connection reset":
         assert statuses.get(f"{route} dropped") == 1, statuses

@@ -8,7 +8,7 @@ import reliability_report
 
 def test_sections_replace_their_block_and_keep_the_others(tmp_path, monkeypatch):
     monkeypatch.setattr(reliability_report, "_SECTIONS", {})
-    monkeypatch.delenv("BATCHOPS_NO_REPORT", raising=False)
+    monkeypatch.setenv("BATCHOPS_WRITE_REPORT", "1")
     doc = tmp_path / "reliability.md"
     doc.write_text("# Reliability\n\n<!-- section:old -->\nkept\n<!-- /section:old -->\n\n"
                    "<!-- section:faults -->\nstale\n<!-- /section:faults -->\n")
@@ -26,3 +26,11 @@ def test_rows_must_match_the_columns(monkeypatch):
     monkeypatch.setattr(reliability_report, "_SECTIONS", {})
     with pytest.raises(ValueError, match="expected 2 cells"):
         reliability_report.section("s", "S", ["a", "b"]).add(1)
+
+
+def test_a_plain_test_run_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(reliability_report, "_SECTIONS", {})
+    monkeypatch.delenv("BATCHOPS_WRITE_REPORT", raising=False)
+    doc = tmp_path / "reliability.md"
+    reliability_report.section("faults", "Fault matrix", ["API"]).add("waylay")
+    assert reliability_report.write(doc) == [] and not doc.exists()
