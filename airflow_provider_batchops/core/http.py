@@ -96,7 +96,9 @@ class Reply:
         try:
             return self.__dict__["_parsed"]
         except KeyError:
-            value = self.__dict__["_parsed"] = json.loads(self.content) if self.content else None
+            value = self.__dict__["_parsed"] = (
+                json.loads(self.content, parse_constant=_no_constant) if self.content else None
+            )
             return value
 
     def body_for_error(self) -> Any:
@@ -104,6 +106,11 @@ class Reply:
             return self.json()
         except ValueError:
             return self.content[:500].decode("utf-8", "replace")
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``/``Infinity`` are not JSON (Python's parser takes them); a body with them is unreadable."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class Failure(Enum):

@@ -78,8 +78,9 @@ FAULTS = reliability_report.section(
         f"Slow responses take {SLOW_DELAY} s against a connection `timeout` of {SHORT_TIMEOUT} s; retry "
         "backoff starts at 0.05 s for the test (1 s by default); `Retry-After` is honoured as sent. "
         "A slow start with a body (Waylay, SuperOffice) is not acted on by the simulator once the client "
-        "has gone (it cannot read the body any more); Mammoth's bodiless `DELETE` is, which is why a start "
-        "whose answer was lost is never re-sent."
+        "has gone (it cannot read the body any more); Mammoth's bodiless `DELETE` is. Deletes are "
+        "idempotent, so a delete whose answer was lost is sent again (*start requests* 2, and up to 2 "
+        "*starts accepted*); any other start (*Waylay rules restart*, SuperOffice) is never re-sent."
     ),
 )
 

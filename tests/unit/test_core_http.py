@@ -135,3 +135,12 @@ def test_retry_after_is_capped(requests_mock, no_sleep):
     requests_mock.get(f"{BASE}/x", [{"status_code": 429, "headers": {"Retry-After": "9999"}}, {"json": {}}])
     ApiClient(BASE, retry=RetryPolicy(max_backoff=5)).request(Call("GET", "/x"))
     assert no_sleep == [5]
+
+
+@pytest.mark.parametrize("body", [b'{"state": NaN}', b'{"n": Infinity}', b"[-Infinity]"])
+def test_nan_and_infinity_are_not_json(body):
+    """Python's parser takes them; Airflow's JSON encoder would meet them later, in XCom."""
+    from airflow_provider_batchops.core.http import Reply
+
+    with pytest.raises(ValueError, match="not valid JSON"):
+        Reply(200, {}, body).json()
