@@ -28,8 +28,9 @@ with DAG(
     export = SuperOfficeBatchTaskOperator(
         task_id="export_contacts",
         name="ExportContacts",
-        description="Nightly export for {{ ds }}",
-        parameters={"FromDate": "{{ ds }}"},
+        # The run's date; a manual run may have no logical date (``ds`` is then undefined): use when it was triggered.
+        description="Nightly export for {{ (dag_run.logical_date or dag_run.run_after) | ds }}",
+        parameters={"FromDate": "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"},
         cancellation_behaviour="CanCancel",
         deferrable=True,
         poll_interval="{{ params.poll_interval }}",

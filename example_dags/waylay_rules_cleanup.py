@@ -33,9 +33,11 @@ with DAG(
         query={
             "type": "onetime",
             "status": "stopped",
-            # Epoch milliseconds, relative to the run's logical time so a re-run deletes the same set.
-            "finished_before": "{{ ((logical_date or dag_run.run_after) - macros.timedelta(days=params.retention_days))"
-            ".int_timestamp * 1000 }}",
+            # Epoch milliseconds, relative to the run's logical date (a manual run may have none: then the
+            # moment it was triggered, run_after), so a re-run deletes the same set. ``logical_date`` itself
+            # is undefined in a run without one, hence ``dag_run.logical_date``.
+            "finished_before": "{{ (((dag_run.logical_date or dag_run.run_after)"
+            " - macros.timedelta(days=params.retention_days)).timestamp() * 1000) | int }}",
         },
         deferrable=True,
         poll_interval="{{ params.poll_interval }}",

@@ -3,6 +3,10 @@
 Starts the simulator on a free loopback port, points the connections at it, runs each DAG with
 ``airflow dags test`` (deferred tasks' triggers run in-process) on a throw-away SQLite AIRFLOW_HOME,
 prints a short summary per DAG and stops the simulator.
+
+The registry job of ``waylay_plug_release`` is created held (queued) and released only once the DAG's
+deferred sensor follows the job's event stream: ``airflow dags test`` takes longer to start than a
+short job takes to finish, and the demo is meant to show completion arriving through the stream.
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".airflow-demo"
 DAGS = ROOT / "example_dags"
 RETURNED = re.compile(r"Returned value was: (.*?)(?:\s+\[airflow\.|$)", re.MULTILINE)
+#: Longest the demo keeps a held registry job waiting for the sensor to follow its event stream.
+HOLD_LIMIT = 180.0
+JOB_READS = "GET /registry/v2/jobs/{type}/{id}"
 
 
 def start_simulator() -> tuple[subprocess.Popen, str]:
@@ -45,6 +54,7 @@ def start_simulator() -> tuple[subprocess.Popen, str]:
 
 
 def control(url: str, path: str, body: object) -> object:
+    """``POST`` ``body`` to a control route of the simulator; its JSON answer."""
     request = urllib.request.Request(
         f"{url}/_sim/{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
@@ -52,44 +62,79 @@ def control(url: str, path: str, body: object) -> object:
         return json.load(resp)
 
 
-def prepare_rules_cleanup(url: str) -> dict:
-    return {"poll_interval": 1}
+def read(url: str, path: str) -> dict:
+    """``GET`` a control route of the simulator; its JSON answer."""
+    with urllib.request.urlopen(f"{url}/_sim/{path}", timeout=5) as resp:
+        answer: dict = json.load(resp)
+        return answer
 
 
-def prepare_bulk_delete(url: str) -> dict:
+@dataclass
+class Prepared:
+    """The run conf of a DAG, and optionally what to do while it runs (returns notes for the summary).
+
+    ``during`` gets a function telling whether the DAG run has ended.
+    """
+
+    conf: dict
+    during: Callable[[Callable[[], bool]], list[str]] | None = None
+
+
+def prepare_rules_cleanup(url: str) -> Prepared:
+    return Prepared({"poll_interval": 1})
+
+
+def prepare_bulk_delete(url: str) -> Prepared:
     """1,500 resources of a site; one stays the parent of a resource elsewhere, so its delete fails."""
     ids = [f"site7-sensor-{n:04d}" for n in range(1500)]
     resources = [{"id": i, "name": i, "resourceTypeId": "sensor"} for i in ids]
     resources.append({"id": "site8-gateway", "name": "site8-gateway", "resourceTypeId": "sensor",
                       "parentId": ids[0]})
     control(url, "resources", resources)
-    return {"resource_ids": ids, "poll_interval": 1}
+    return Prepared({"resource_ids": ids, "poll_interval": 1})
 
 
-def prepare_plug_release(url: str) -> dict:
-    """A verify job (with build and deploy children) that outlives the DAG's start, so it is awaited."""
-    control(url, "config", {"job_step_delay": 3})
+def prepare_plug_release(url: str) -> Prepared:
+    """A verify job (with build and deploy children) that outlives the DAG's start, so it is awaited.
+
+    The job is created held (queued: ``waiting-children``) and released once the deferred sensor
+    follows its event stream; it then takes a state step a second (build, deploy, verify: 4 s).
+    """
     job = control(url, "registry/jobs", {
-        "type": "verify", "children": True,
+        "type": "verify", "children": True, "hold": True, "step_delay": 1,
         "function": {"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"},
     })
     assert isinstance(job, dict)
-    return {"verify_job_id": job["id"]}
+    return Prepared({"verify_job_id": job["id"]}, during=lambda ended: release_once_followed(url, job, ended))
 
 
-def prepare_superoffice_export(url: str) -> dict:
+def release_once_followed(url: str, job: dict, ended: Callable[[], bool]) -> list[str]:
+    """Release the held ``job`` once an event stream is open (the sensor follows it); say how long that took."""
+    started = time.monotonic()
+    while read(url, "registry/streams")["open"] < 1:
+        if ended() or time.monotonic() - started > HOLD_LIMIT:
+            control(url, "registry/jobs/release", {"type": job["type"], "id": job["id"]})
+            return [f"the sensor did not follow the job's event stream within {time.monotonic() - started:.0f} s"]
+        time.sleep(0.2)
+    waited = time.monotonic() - started
+    control(url, "registry/jobs/release", {"type": job["type"], "id": job["id"]})
+    return [f"verify job held queued until the deferred sensor followed its event stream "
+            f"({waited:.1f} s after the DAG started), then released: 4 state steps of 1 s"]
+
+
+def prepare_superoffice_export(url: str) -> Prepared:
     control(url, "config", {"so_step_delay": 1})
-    return {"poll_interval": 1}
+    return Prepared({"poll_interval": 1})
 
 
-def prepare_mammoth_cleanup(url: str) -> dict:
+def prepare_mammoth_cleanup(url: str) -> Prepared:
     """The seeded dataset holds 40 batches over the last 200 days; delete jobs take 2 s."""
     control(url, "config", {"mammoth_job_delay": 2})
-    return {"poll_interval": 1}
+    return Prepared({"poll_interval": 1})
 
 
 #: Each example DAG with the step that prepares the simulator and returns the run conf.
-RUNS: dict[str, Callable[[str], dict]] = {
+RUNS: dict[str, Callable[[str], Prepared]] = {
     "waylay_rules_cleanup": prepare_rules_cleanup,
     "waylay_resources_bulk_delete": prepare_bulk_delete,
     "waylay_plug_release": prepare_plug_release,
@@ -99,8 +144,7 @@ RUNS: dict[str, Callable[[str], dict]] = {
 
 
 def counters(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/_sim/counters", timeout=5) as resp:
-        return json.load(resp)
+    return read(url, "counters")
 
 
 def airflow_env(sim_url: str) -> dict[str, str]:
@@ -127,21 +171,52 @@ def airflow_env(sim_url: str) -> dict[str, str]:
     return env
 
 
-def run_dag(dag_id: str, conf: dict, env: dict[str, str]) -> tuple[bool, float, list[str]]:
+def run_dag(dag_id: str, prepared: Prepared, env: dict[str, str]) -> tuple[bool, float, list[str]]:
+    """Run the DAG with ``airflow dags test`` (``prepared.during`` alongside); success, seconds, notes."""
     log_path = HOME / f"{dag_id}.log"
     started = time.monotonic()
     with open(log_path, "w") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", dag_id, "--conf", json.dumps(conf)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600, check=False,
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "dags", "test", dag_id, "--conf", json.dumps(prepared.conf)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
         )
+        notes, watcher = _watch(prepared, lambda: proc.poll() is not None)
+        try:
+            returncode = proc.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            returncode = proc.wait()
+        if watcher is not None:
+            watcher.join(timeout=30)
     elapsed = time.monotonic() - started
     text = log_path.read_text(errors="replace")
-    notes = [f"returned: {_short(m.group(1))}" for m in RETURNED.finditer(text)]
+    notes += [f"returned: {_short(m.group(1))}" for m in RETURNED.finditer(text)]
     if "Pausing task as DEFERRED" in text:
         notes.insert(0, "deferred to the triggerer while the remote work ran")
-    ok = proc.returncode == 0 and "state=success" in text.replace("'", "").replace('"', "")
+    ok = returncode == 0 and "state=success" in text.replace("'", "").replace('"', "")
     return ok, elapsed, notes
+
+
+def _watch(prepared: Prepared, ended: Callable[[], bool]) -> tuple[list[str], threading.Thread | None]:
+    """Start ``prepared.during`` in a thread; its notes land in the returned list."""
+    notes: list[str] = []
+    if prepared.during is None:
+        return notes, None
+    during = prepared.during
+    watcher = threading.Thread(target=lambda: notes.extend(during(ended)), name="demo-during", daemon=True)
+    watcher.start()
+    return notes, watcher
+
+
+def stream_note(url: str, before: dict, used: dict) -> str | None:
+    """What the registry job's event stream carried during a run, and how often the job was read."""
+    after = read(url, "registry/streams")
+    opened = after["opened"] - before["opened"]
+    if not opened:
+        return None
+    events = after["job_events_sent"] - before["job_events_sent"]
+    return (f"event stream: {opened} connection(s), {events} job event(s) sent while the sensor waited; "
+            f"the job was read {used.get(JOB_READS, 0)} time(s)")
 
 
 def _short(text: str, width: int = 160) -> str:
@@ -159,11 +234,13 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
         for dag_id, prepare in RUNS.items():
-            conf = prepare(url)
-            before = counters(url)["requests"]
-            ok, elapsed, notes = run_dag(dag_id, conf, env)
+            prepared = prepare(url)
+            before, streams = counters(url)["requests"], read(url, "registry/streams")
+            ok, elapsed, notes = run_dag(dag_id, prepared, env)
             after = counters(url)["requests"]
             used = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
+            stream = stream_note(url, streams, used)
+            notes += [stream] if stream else []
             failures += not ok
             print(f"\n{'OK ' if ok else 'FAILED'} {dag_id}  ({elapsed:.1f} s, log: {HOME / (dag_id + '.log')})")
             for note in notes:

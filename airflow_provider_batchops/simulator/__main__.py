@@ -7,23 +7,77 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from types import FrameType
 
-from .app import SimulatorConfig
+from .app import RUNTIME_SETTINGS, SimulatorConfig
+from .faults import FAULT_KINDS
 from .server import SimulatorServer, is_loopback
+
+#: Every control route (method, path, what it does), as ``--help`` and the README list them.
+CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/_sim/health", 'liveness check: {"ok": true}'),
+    ("GET", "/_sim/counters", "API requests per route key and per route key + status since the last reset"),
+    ("POST", "/_sim/reset", 'clear counters and faults; with {"state": true} also the stores and settings'),
+    ("GET", "/_sim/faults", "the active fault rules"),
+    ("POST", "/_sim/faults", "add a fault rule (fields below); answers the rule with its id"),
+    ("DELETE", "/_sim/faults", "remove every fault rule"),
+    ("POST", "/_sim/tokens/expire", "revoke every Waylay token issued so far (clients must fetch new ones)"),
+    ("GET", "/_sim/config", "the current settings (without the API secret)"),
+    ("POST", "/_sim/config", "change run-time settings (names below), e.g. {\"batch_delay\": 0.5}"),
+    ("GET", "/_sim/rules/tasks", "every Waylay rules task"),
+    ("POST", "/_sim/rules/tasks", "insert or replace tasks: a JSON list of objects with an id; ?replace=true"),
+    ("GET", "/_sim/resources", "every Waylay resource"),
+    ("POST", "/_sim/resources", "insert/replace resources {id, name?, resourceTypeId?, parentId?}; ?replace=true"),
+    ("GET", "/_sim/resourcetypes", "every Waylay resource type"),
+    ("POST", "/_sim/resourcetypes", "insert or replace resource types {id, name?}; ?replace=true"),
+    ("GET", "/_sim/registry/jobs", "every registry job, newest first"),
+    ("POST", "/_sim/registry/jobs",
+     "create a job {type, id?, function?, outcome?, children?, step_delay?, hold?, ...}"),
+    ("POST", "/_sim/registry/jobs/release", "let a job created with hold: true run from now: {type, id}"),
+    ("GET", "/_sim/registry/streams", "job event streams opened and open, and job events sent, since the reset"),
+    ("GET", "/_sim/mammoth/batches", "the raw store of a dataset: ?workspace_id=&project_id=&dataset_id="),
+    ("POST", "/_sim/mammoth/batches", "add batches to a dataset {workspace_id, project_id, dataset_id, count, ...}"),
+    ("GET", "/_sim/mammoth/jobs", "every Mammoth job, oldest first"),
+)
+
+_FAULT_NOTES = f"""\
+fault rules (POST /_sim/faults), checked in the order added, on API routes only:
+  route         "*" (default), a route key as in /_sim/counters ("GET /rules/v1/batch/{{batchId}}"),
+                or a route template alone (any method)
+  kind          {" | ".join(FAULT_KINDS)}:
+                status: answer `status` (default 503), with `retry_after` as Retry-After if given;
+                slow: answer normally after `delay` seconds; drop: break the connection mid-body;
+                malformed: 200 with truncated JSON; cut: end an event stream abruptly after
+                `after_events` events (streaming routes only)
+  times         how many matching requests the rule applies to; default: all, until DELETE /_sim/faults
+
+{textwrap.fill("run-time settings (POST /_sim/config): " + ", ".join(RUNTIME_SETTINGS), 100,
+                subsequent_indent="  ")}
+"""
+
+
+def control_help() -> str:
+    """The ``--help`` epilog: every control route on one line, then the fault rule fields and settings."""
+    lines = ["control routes (no credentials needed; neither counted nor disturbed by faults):"]
+    lines += [f"  {method:<7}{path:<30}{text}" for method, path, text in CONTROL_ROUTES]
+    return "\n".join(lines) + "\n\n" + _FAULT_NOTES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line parser."""
+    """The command line parser; ``--help`` also lists the control routes under ``/_sim``."""
     parser = argparse.ArgumentParser(
         prog="batchops-simulator",
-        description=(
+        description=textwrap.fill(
             "Serve the emulated Waylay APIs (token, rules and resources batch, registry jobs and their "
             "event stream), SuperOffice BatchTask endpoints and the Mammoth Analytics batches and jobs "
-            "API (under /api/v2) on a loopback port."
+            "API (under /api/v2) on a loopback port.",
+            100,
         ),
+        epilog=control_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=8787, help="port; 0 picks a free one")

@@ -127,9 +127,10 @@ class SimState:
         self.mammoth = mammoth.MammothState(lambda: self.config.seed, lambda: self.config.mammoth_job_delay)
 
     def reset(self, state: bool = False) -> None:
-        """Clear counters and faults; with ``state`` also restore the start-up settings and re-seed."""
+        """Clear counters, stream counts and faults; with ``state`` also restore the settings and re-seed."""
         self.counters.clear()
         self.faults.clear()
+        self.waylay.registry.clear_stats()
         if state:
             self.config = replace(self.initial)
             self.waylay.reseed()

@@ -47,7 +47,7 @@ async def get_counters(request: Request) -> Response:
 
 @router.post("/reset")
 async def reset(request: Request) -> Response:
-    """Clear counters and faults; ``{"state": true}`` also re-seeds and restores the settings."""
+    """Clear counters, stream counts and faults; ``{"state": true}`` also re-seeds and restores the settings."""
     body = await json_body(request)
     _sim(request).reset(state=isinstance(body, dict) and body.get("state") is True)
     return JSONResponse({"reset": True})
@@ -175,3 +175,26 @@ async def create_job(request: Request) -> Response:
         return error(400, str(exc))
     registry.start_ticker()
     return JSONResponse(job.reference(), status_code=201)
+
+
+@router.post("/registry/jobs/release")
+async def release_job(request: Request) -> Response:
+    """Let a job created with ``hold`` run from now (body ``{type, id}``); answers its ``{type, id, children}``."""
+    body = await json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not isinstance(body.get("id"), str):
+        return error(400, "expected a JSON object with the job's type and id")
+    registry = _sim(request).waylay.registry
+    try:
+        job = registry.release(body["type"], body["id"])
+    except LookupError as exc:
+        return error(404, str(exc))
+    except ValueError as exc:
+        return error(409, str(exc))
+    registry.start_ticker()
+    return JSONResponse(job.reference())
+
+
+@router.get("/registry/streams")
+async def stream_stats(request: Request) -> Response:
+    """Job event streams opened since the last reset, those open now, and the job events sent on them."""
+    return JSONResponse(_sim(request).waylay.registry.stream_stats())

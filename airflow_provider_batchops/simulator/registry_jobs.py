@@ -39,7 +39,9 @@ _RUNTIMES = {"plugs": "node-20", "webscripts": "web-script-node-20", "kfserving"
 _OPERATIONS = {"undeploy": "undeploy", "scale": "scale", "batch": "rebuild"}
 _FAILURES = {"verify": "function not healthy after 3 attempts", "build": "build failed: npm install exited with 1"}
 _PROGRESS = {"active": 50, "completed": 100, "failed": 50}
-_SPEC_FIELDS = ("type", "id", "function", "outcome", "children", "step_delay", "failed_reason", "state_override")
+_SPEC_FIELDS = (
+    "type", "id", "function", "outcome", "children", "step_delay", "failed_reason", "state_override", "hold",
+)
 _ID_CHARS = string.ascii_letters + string.digits
 _SUMMARY_FIELDS = (
     "state", "operation", "createdBy", "createdAt", "processedAt", "finishedAt", "attemptsMade", "function",
@@ -58,6 +60,8 @@ class JobSpec:
     step_delay: float | None = None
     failed_reason: str | None = None
     state_override: str | None = None
+    #: Stay queued (``waiting``, or ``waiting-children`` with its children ``waiting``) until released.
+    hold: bool = False
 
 
 def _check_function(value: object) -> JsonDict:
@@ -107,6 +111,9 @@ def parse_job_spec(body: object) -> JobSpec:
     override = body.get("state_override")
     if override is not None and override not in JOB_STATES:
         raise ValueError(f"state_override must be one of {', '.join(JOB_STATES)}")
+    hold = body.get("hold", False)
+    if not isinstance(hold, bool):
+        raise ValueError("hold must be a boolean")
     return JobSpec(
         type=str(job_type),
         id=job_id,
@@ -116,6 +123,7 @@ def parse_job_spec(body: object) -> JobSpec:
         step_delay=None if delay is None else float(delay),
         failed_reason=reason,
         state_override=override,
+        hold=hold,
     )
 
 
@@ -184,6 +192,8 @@ class Job:
     parent_type: str | None = None
     children: list[Job] = field(default_factory=list)
     override: str | None = None
+    #: Created with ``hold``: queued, no transition planned until released.
+    held: bool = False
     state: str = "waiting"
     processed_at: float | None = None
     finished_at: float | None = None

@@ -3,8 +3,10 @@
 A job is ``waiting``, ``step_delay`` seconds later ``active``, and another step later ``completed``
 or ``failed``. A verify job created with children is ``waiting-children`` while its ``build`` and
 then its ``deploy`` child run, then ``active`` and finished. Every transition is planned when the
-job is created and reached once its time has come: lazily on each request, and by a background
-task on the server's event loop, so event streams see transitions without anyone polling.
+job is created (or, for a job created with ``hold``, when it is released) and reached once its time
+has come: lazily on each request, and by a background task on the server's event loop, so event
+streams see transitions without anyone polling. The registry also counts the event streams opened
+and the job events sent on them, for demos and tests that want to see a client wait on the stream.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class JobRegistry:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._streams_opened = 0
+        self._job_events_sent = 0
 
     def clear(self) -> None:
         """Forget every job."""
@@ -100,16 +104,37 @@ class JobRegistry:
                 child.parent_id, child.parent_type = main.id, main.type
                 main.children.append(child)
                 self.jobs[(child.type, child.id)] = child
-            self._plan(main, now, delay)
+            self._plan(main, now, delay, hold=spec.hold)
         self.settle()
         self._poke()
         return main
 
+    def release(self, job_type: str, job_id: str) -> Job:
+        """Let a job created with ``hold`` run: its transitions are planned from now.
+
+        Raise ``LookupError`` if there is no such job and ``ValueError`` if it is not held.
+        """
+        now = time.time()
+        with self.lock:
+            job = self.jobs.get((job_type, job_id))
+            if job is None:
+                raise LookupError(f"no {job_type} job with id {job_id}")
+            if not job.held:
+                raise ValueError(f"the {job_type} job {job_id} is not held")
+            job.held = False
+            self._plan_run(job, now, job.step_delay)
+        self.settle()
+        self._poke()
+        return job
+
     def _push(self, at: float, job: Job, state: str, prev: str | None) -> None:
         heapq.heappush(self._pending, (at, next(self._order), job, state, prev))
 
-    def _plan(self, main: Job, t0: float, d: float) -> None:
-        """Plan every transition, in causal order (ties at the same instant keep this order)."""
+    def _plan(self, main: Job, t0: float, d: float, hold: bool = False) -> None:
+        """Plan every transition, in causal order (ties at the same instant keep this order).
+
+        With ``hold`` only the queued states are planned; :meth:`release` plans the rest.
+        """
         if main.override is not None:
             main.state = main.override
         kids = main.children
@@ -117,6 +142,13 @@ class JobRegistry:
             self._push(t0, main, "waiting-children" if kids else "waiting", None if kids else "added")
         for kid in kids:
             self._push(t0, kid, "waiting", "added")
+        main.held = hold
+        if not hold:
+            self._plan_run(main, t0, d)
+
+    def _plan_run(self, main: Job, t0: float, d: float) -> None:
+        """Plan the children's and then the job's run, one state step every ``d`` seconds after ``t0``."""
+        kids = main.children
         for step, kid in enumerate(kids, start=1):
             self._push(t0 + step * d, kid, "active", "waiting")
             self._push(t0 + (step + 1) * d, kid, kid.outcome, "active")
@@ -183,6 +215,7 @@ class JobRegistry:
         sub = Subscription(job_type, job_id, children)
         with self.lock:
             self._subs.add(sub)
+            self._streams_opened += 1
             finished = None
             if job_id is not None:
                 for job in self.jobs.values():
@@ -194,6 +227,21 @@ class JobRegistry:
         """Close a stream's subscription."""
         with self.lock:
             self._subs.discard(sub)
+
+    def count_sent(self) -> None:
+        """Count one job event written to an event stream."""
+        with self.lock:
+            self._job_events_sent += 1
+
+    def stream_stats(self) -> dict[str, int]:
+        """Event streams opened since the last reset, those open now, and the job events sent on them."""
+        with self.lock:
+            return {"opened": self._streams_opened, "open": len(self._subs), "job_events_sent": self._job_events_sent}
+
+    def clear_stats(self) -> None:
+        """Forget the stream counts (the streams stay open)."""
+        with self.lock:
+            self._streams_opened = self._job_events_sent = 0
 
     def start_ticker(self) -> None:
         """Run the background task on the running loop, unless it runs already."""

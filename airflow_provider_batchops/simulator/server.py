@@ -126,7 +126,7 @@ class SimulatorServer:
         return self.app_state.counters.snapshot()
 
     def reset(self, state: bool = True) -> None:
-        """Clear counters and faults; with ``state`` also restore settings, re-seed stores, drop batches and jobs."""
+        """Clear counters, stream counts and faults; with ``state`` also restore settings and re-seed every store."""
         self.app_state.reset(state=state)
 
     def add_fault(
@@ -171,6 +171,14 @@ class SimulatorServer:
     def create_job(self, **spec: Any) -> dict[str, Any]:
         """Create a registry job (fields as for ``POST /_sim/registry/jobs``); return ``{type, id, children}``."""
         return self.app_state.waylay.registry.create(parse_job_spec(spec)).reference()
+
+    def release_job(self, job_type: str, job_id: str) -> dict[str, Any]:
+        """Let a job created with ``hold=True`` run from now; return ``{type, id, children}``."""
+        return self.app_state.waylay.registry.release(job_type, job_id).reference()
+
+    def stream_stats(self) -> dict[str, int]:
+        """``{"opened", "open", "job_events_sent"}`` of the job event streams since the last reset."""
+        return self.app_state.waylay.registry.stream_stats()
 
     def issue_token(self) -> str:
         """A valid Waylay JWT, as the token endpoint would return."""

@@ -213,7 +213,9 @@ class EventStream:
                 except TimeoutError:
                     yield writer.keep_alive()
                 else:
-                    yield writer.json_event(event.name, event.render(self.base))
+                    message = writer.json_event(event.name, event.render(self.base))
+                    self.registry.count_sent()
+                    yield message
                 if self._cut():
                     yield CUT
                     return

@@ -1,4 +1,10 @@
-"""Waylay rules service: the tasks store and the tasks batch API (``/rules/v1/batch``)."""
+"""Waylay rules service: the tasks store and the tasks batch API (``/rules/v1/batch``).
+
+A filter query (``BatchQuery``) must constrain the tasks: a field whose value is null, a blank string
+or ``{}``, and a tag with an empty key or a null value, constrain nothing. A query left with no
+constraint at all (``{}`` included) is refused with 400 ("query selects every task"), and so is a
+query that carries such a field beside real ones (400 naming the field): nothing is started.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from .waylay_batch import Batch, BatchKind, ItemResult, SpecError, batch_routes
 if TYPE_CHECKING:
     from .waylay import WaylayState
 
-__all__ = ["SpecError", "parse_batch_spec", "router", "seed_tasks"]
+__all__ = ["SpecError", "parse_batch_spec", "require_constraint", "router", "seed_tasks"]
 
 JsonDict = dict[str, Any]
 
@@ -61,6 +67,7 @@ def _is_int(value: object) -> bool:
 
 
 def _check_query(query: object) -> JsonDict:
+    """Check the shape of ``query``; values that constrain nothing are left to :func:`require_constraint`."""
     if not isinstance(query, dict):
         raise SpecError("/query", "expected an object with ids or filter fields")
     if "ids" in query:
@@ -74,6 +81,8 @@ def _check_query(query: object) -> JsonDict:
         where = f"/query/{key}"
         if key not in FILTERS:
             raise SpecError(where, f"unknown filter {key}, we support ids, {', '.join(FILTERS)}")
+        if no_constraint(value) is not None:
+            continue
         if key == "type" and value not in TASK_TYPES:
             raise SpecError(where, f"unknown type {value}, we support {', '.join(TASK_TYPES)}")
         if key == "status" and value not in TASK_STATUSES:
@@ -85,6 +94,63 @@ def _check_query(query: object) -> JsonDict:
         if key == "tags" and not isinstance(value, dict):
             raise SpecError(where, "expected an object of tag values")
     return query
+
+
+def no_constraint(value: object) -> str | None:
+    """What makes a filter value constrain nothing (null, a blank string, ``{}``), or ``None`` if it constrains."""
+    if value is None:
+        return "null"
+    if isinstance(value, str) and not value.strip():
+        return "a blank string" if value else "an empty string"
+    if isinstance(value, dict) and not value:
+        return "an empty object"
+    return None
+
+
+def _tag_gaps(tags: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(pointer, why) of every tag that constrains nothing: an empty key or a null value."""
+    gaps: list[tuple[str, str]] = []
+    for tag, value in tags.items():
+        if not tag.strip():
+            gaps.append((f"/query/tags/{tag}", f"tags has an empty key ({tag!r})"))
+        elif value is None:
+            gaps.append((f"/query/tags/{tag}", f"tags.{tag} is null"))
+    return gaps
+
+
+def constraint_gaps(query: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The filter fields that constrain, and (pointer, why) of every part of ``query`` that does not."""
+    constraining: list[str] = []
+    gaps: list[tuple[str, str]] = []
+    for key, value in query.items():
+        why = no_constraint(value)
+        if why is not None:
+            gaps.append((f"/query/{key}", f"{key} is {why}"))
+            continue
+        tag_gaps = _tag_gaps(value) if key == "tags" else []
+        gaps.extend(tag_gaps)
+        if key != "tags" or len(tag_gaps) < len(value):
+            constraining.append(key)
+    return constraining, gaps
+
+
+def require_constraint(query: Mapping[str, Any]) -> None:
+    """Refuse a filter query that selects every task, or that carries a field constraining nothing.
+
+    Waylay documents every ``BatchQuery`` field as a constraint on the tasks; it documents no meaning
+    for a null, blank or empty value. Reading such a value as "no constraint" would turn a client's
+    bug (an empty template, ``tags: {}``) into a batch on every task, so it is refused instead.
+    """
+    if "ids" in query:
+        return
+    constraining, gaps = constraint_gaps(query)
+    if not constraining:
+        found = "; ".join(why for _, why in gaps) if gaps else "no filter field is given"
+        raise SpecError("/query", f"query selects every task: {found}. Give at least one filter value, or ids")
+    if gaps:
+        pointer, why = gaps[0]
+        others = f" (also {', '.join(p for p, _ in gaps[1:])})" if len(gaps) > 1 else ""
+        raise SpecError(pointer, f"{why}, which constrains nothing; leave it out or give it a value{others}")
 
 
 def _check_plugin_update(update: object, where: str) -> JsonDict:
@@ -127,7 +193,11 @@ def _check_params(action: str, params: object) -> JsonDict | None:
 
 
 def parse_batch_spec(body: object) -> BatchSpec:
-    """Validate a ``BatchTaskSpec`` body; raise :class:`SpecError` naming the bad field."""
+    """Validate a ``BatchTaskSpec`` body; raise :class:`SpecError` naming the bad field.
+
+    The order of the checks decides which error a body with several gets: entity, action, the query's
+    shape, ``actionParameters``, then whether the query constrains anything (:func:`require_constraint`).
+    """
     if not isinstance(body, dict):
         raise SpecError("/", "expected a JSON object with entity, action and query")
     if body.get("entity") != "task":
@@ -139,6 +209,7 @@ def parse_batch_spec(body: object) -> BatchSpec:
         raise SpecError("/query", "missing required field")
     query = _check_query(body["query"])
     params = _check_params(str(action), body.get("actionParameters"))
+    require_constraint(query)
     return BatchSpec(action=str(action), query=query, params=params)
 
 

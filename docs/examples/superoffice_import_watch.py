@@ -26,8 +26,8 @@ with DAG(
     start_import = SuperOfficeBatchTaskOperator(
         task_id="start_import",
         name="LockedImport",
-        description="Weekly import {{ ds }}",
-        parameters={"Source": "crm-weekly/{{ ds_nodash }}.csv"},
+        description="Weekly import {{ (dag_run.logical_date or dag_run.run_after) | ds }}",
+        parameters={"Source": "crm-weekly/{{ (dag_run.logical_date or dag_run.run_after) | ds_nodash }}.csv"},
         wait_for_completion=False,
     )
 

@@ -234,7 +234,8 @@ def test_unknown_batch_ids_get_404_naming_the_literal_id(sim: SimulatorServer, b
 
 def test_rules_batches_are_not_resources_batches(sim: SimulatorServer) -> None:
     headers = auth_headers(sim)
-    rules = requests.post(f"{sim.url}/rules/v1/batch", json={"entity": "task", "action": "reload", "query": {}},
+    rules = requests.post(f"{sim.url}/rules/v1/batch",
+                          json={"entity": "task", "action": "reload", "query": {"ids": []}},
                           headers=headers, timeout=TIMEOUT)
     batch_id = rules.json()["entity"]["id"]
     assert get(sim, f"{BATCH}/{batch_id}", headers).status_code == 404
