@@ -104,7 +104,7 @@ class Reply:
     def body_for_error(self) -> Any:
         try:
             return self.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return self.content[:500].decode("utf-8", "replace")
 
 

@@ -22,6 +22,7 @@ from airflow_provider_batchops.core.errors import (
     InputError,
     RemoteWorkFailedError,
     StartAcceptedError,
+    TransientApiError,
     WaitTimeoutError,
 )
 from airflow_provider_batchops.core.state import BatchState, StatusReport
@@ -110,7 +111,10 @@ class RemoteWorkMixin(abc.ABC):
     def wait_for(self, remote_id: RemoteId, settings: WaitSettings, defer_timeout: timedelta | None = None) -> Any:
         """Check once; if not finished, defer (deferrable) or poll here; then resolve."""
         loop = settings.loop()
-        first = loop.decide(self.read_status(remote_id))
+        try:
+            first = loop.decide(self.read_status(remote_id))
+        except TransientApiError as exc:  # the first read is tolerated like every other
+            first = loop.decide(None, exc)
         if first.kind == "done" and first.report is not None:
             return self.resolve(first.report, settings.on_item_failure)
         if first.kind == "sleep" and self.deferrable:

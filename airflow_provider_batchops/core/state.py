@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from airflow_provider_batchops.core.validation import whole_number_text
+
 
 class BatchState(str, Enum):
     """Where a remote batch or job stands, whatever the service calls it on the wire."""
@@ -102,7 +104,7 @@ def map_state(
     if raw is None:
         return BatchState.UNKNOWN, MISSING_STATE
     text = str(raw).strip()
-    if numbers is not None and not isinstance(raw, bool) and text.lstrip("-").isdigit():
+    if numbers is not None and not isinstance(raw, bool) and whole_number_text(text):
         text = numbers.get(int(text), text)
     lowered = {name.lower(): state for name, state in states.items()}
     state = lowered.get(text.lower(), BatchState.UNKNOWN)

@@ -52,10 +52,17 @@ def _problem(error: dict[str, Any]) -> str:
     return message
 
 
+def whole_number_text(text: str) -> bool:
+    """Whether ``text`` is a plain whole number: ASCII digits (``str.isdigit`` also takes ``'²'``), an
+    optional minus sign, at most 18 digits (beyond, Python refuses to convert very long ones)."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit() and len(digits) <= 18
+
+
 def check_int(value: Any, field: str, minimum: int = 1) -> int:
     """A whole number ``>= minimum``; a rendered template's numeric string is accepted."""
     text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) < minimum:
+    if not whole_number_text(text) or int(text) < minimum:
         kind = "a positive whole number" if minimum == 1 else f"a whole number >= {minimum}"
         raise InputError(field, f"expected {kind}, got {value!r}")
     return int(text)

@@ -21,7 +21,7 @@ from airflow_provider_batchops.core.errors import (
 from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
 from airflow_provider_batchops.core.http import ApiClient, Call, Reply
 from airflow_provider_batchops.core.state import StatusReport
-from airflow_provider_batchops.core.validation import check_int
+from airflow_provider_batchops.core.validation import check_int, whole_number_text
 from airflow_provider_batchops.models.mammoth import (
     MAX_PAGE_SIZE,
     ack_job_id,
@@ -230,7 +230,7 @@ def _job_of(body: Any) -> dict[str, Any]:
 def _checked_job(job: dict[str, Any]) -> dict[str, Any]:
     """A job whose id can be matched: an integer (a numeric string is read as one)."""
     job_id = job.get("id")
-    if isinstance(job_id, str) and job_id.strip().isdigit():
+    if isinstance(job_id, str) and whole_number_text(job_id.strip()):
         job = {**job, "id": int(job_id.strip())}
     elif isinstance(job_id, bool) or not isinstance(job_id, int):
         raise BatchOpsError(f"Mammoth answered a job without a whole-number id: {job_id!r}")

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_batchops.core.errors import InputError
 from airflow_provider_batchops.core.state import BatchState, ReportSet, StatusReport, map_state
-from airflow_provider_batchops.core.validation import check_choices, check_int, id_list, validate_model
+from airflow_provider_batchops.core.validation import (
+    check_choices,
+    check_int,
+    id_list,
+    validate_model,
+    whole_number_text,
+)
 
 BATCH_STATES = ("active", "sync_pending", "suspended", "deleting")
 COLUMN_TYPES = ("TEXT", "NUMERIC", "DATE")
@@ -269,7 +275,7 @@ def ack_job_id(body: Any) -> int | None:
     job_id = body.get("job_id")
     if job_id is None:
         return None
-    if isinstance(job_id, str) and job_id.strip().isdigit():
+    if isinstance(job_id, str) and whole_number_text(job_id.strip()):
         job_id = int(job_id.strip())
     if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id <= 0:
         raise ValueError(f"unreadable job_id {job_id!r}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.core.state import BatchState, StatusReport, map_state
-from airflow_provider_batchops.core.validation import check_int_id, check_json
+from airflow_provider_batchops.core.validation import check_int_id, check_json, whole_number_text
 
 #: ``BatchTaskState`` names; ``Aquired`` is the API's own spelling.
 TASK_STATES = ("Unknown", "New", "Aquired", "Started", "Succeeded", "Failed", "SucceededManualCleanup")
@@ -65,7 +65,7 @@ def check_task_id(value: Any, field: str = "batch_task_id") -> int:
 
 def task_id_from_start(body: Any) -> int:
     """``POST /BatchTask`` answers with the new id: a bare integer, or that number as a JSON string."""
-    if isinstance(body, str) and body.strip().isdigit():
+    if isinstance(body, str) and whole_number_text(body.strip()):
         body = int(body.strip())
     if isinstance(body, bool) or not isinstance(body, int) or body <= 0:
         raise BatchOpsError(f"SuperOffice accepted the task but answered no task id: {str(body)[:100]!r}")

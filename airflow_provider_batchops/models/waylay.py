@@ -14,7 +14,13 @@ from pydantic.alias_generators import to_camel
 
 from airflow_provider_batchops.core.errors import InputError
 from airflow_provider_batchops.core.state import MAX_LISTED, BatchState, StatusReport, bounded
-from airflow_provider_batchops.core.validation import check_json, check_text_id, id_list, validate_model
+from airflow_provider_batchops.core.validation import (
+    check_json,
+    check_text_id,
+    id_list,
+    validate_model,
+    whole_number_text,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_batchops.core.http import Reply
@@ -47,7 +53,7 @@ def _epoch_millis(value: Any) -> Any:
         raise ValueError("expected epoch milliseconds, a datetime or an ISO date-time, not true/false")
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
+        if whole_number_text(text):
             value = int(text)
         else:
             try:
@@ -204,13 +210,16 @@ def batch_id_from_start(reply: Reply) -> str:
     """The id of an accepted batch: ``entity.id``, else the last segment of ``uri`` or ``Location``."""
     body = reply.json()
     entity = body.get("entity") if isinstance(body, dict) else None
-    candidates = [entity.get("id") if isinstance(entity, dict) else None]
-    for link in (body.get("uri") if isinstance(body, dict) else None, reply.headers.get("Location")):
+    if isinstance(entity, dict) and isinstance(entity.get("id"), str) and entity["id"].strip():
+        return check_text_id(entity["id"], "entity.id")
+    for name, link in (("uri", body.get("uri") if isinstance(body, dict) else None),
+                       ("Location", reply.headers.get("Location"))):
         if isinstance(link, str) and "/batch/" in link:
-            candidates.append(urlsplit(link).path.rstrip("/").rsplit("/", 1)[-1])
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate.strip():
-            return check_text_id(candidate, "batch id")
+            try:
+                path = urlsplit(link).path
+            except ValueError:  # a malformed URL: try the next place
+                continue
+            return check_text_id(path.rstrip("/").rsplit("/", 1)[-1], name)
     raise ValueError("no batch id in entity.id, uri or the Location header")
 
 
@@ -249,7 +258,7 @@ def epoch_ms(value: Any) -> int | None:
     if isinstance(value, (int, float)):
         return int(value)
     text = str(value).strip()
-    if text.lstrip("-").isdigit():
+    if whole_number_text(text):
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -190,9 +190,13 @@ class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
         return None
 
     def _about_this_job(self, data: str) -> bool:
+        """Whether an event's data names this job; data of any other shape is not about it."""
         try:
-            job = json.loads(data).get("job") or {}
-        except (ValueError, AttributeError):
+            body = json.loads(data)
+        except (ValueError, RecursionError):
+            return False
+        job = body.get("job") if isinstance(body, dict) else None
+        if not isinstance(job, dict):
             return False
         return job.get("id") == self.job_id and job.get("type", self.job_type) == self.job_type
 
