@@ -50,6 +50,8 @@ class ApiError(BatchOpsError):
     :param status: HTTP status, or ``None`` when no response arrived.
     :param body: the parsed JSON error body, or the start of the text body.
     :param reason: what happened, when there is no response (connection reset, timeout, ...).
+    :param api_message: the error text the service put in its body, as its hook reads it
+        (:meth:`~airflow_provider_batchops.core.hook.ApiHook.error_message`).
     """
 
     def __init__(
@@ -59,24 +61,15 @@ class ApiError(BatchOpsError):
         status: int | None,
         body: Any = None,
         reason: str | None = None,
+        api_message: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
         self.status = status
         self.body = body
         self.reason = reason
+        self.api_message = api_message if api_message is not None else error_text(body)
         super().__init__(self._describe())
-
-    @property
-    def api_message(self) -> str | None:
-        """The error text the API put in its body, whatever the service's field name for it."""
-        if isinstance(self.body, dict):
-            for key in ("error", "ErrorMessage", "message", "detail", "Message"):
-                value = self.body.get(key)
-                if isinstance(value, str) and value:
-                    kind = self.body.get("ErrorType")  # SuperOffice names the exception type apart
-                    return f"{kind}: {value}" if isinstance(kind, str) and kind else value
-        return None
 
     def _describe(self) -> str:
         where = f"{self.method} {self.path}"
@@ -91,6 +84,16 @@ class ApiError(BatchOpsError):
         elif self.reason:
             text += f": {self.reason}"
         return text
+
+
+def error_text(body: Any, fields: tuple[str, ...] = ("error", "message", "detail")) -> str | None:
+    """The first non-empty text among ``fields`` of an error body (a service's hook names its fields)."""
+    if isinstance(body, dict):
+        for key in fields:
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
 
 
 class TransientApiError(ApiError):

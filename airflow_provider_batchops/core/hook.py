@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from airflow.sdk import BaseHook
 
 from airflow_provider_batchops.core.errors import (
+    BatchOpsError,
     ConnectionConfigError,
     InputError,
     MalformedResponseError,
     StartAcceptedError,
+    error_text,
 )
 from airflow_provider_batchops.core.http import ApiClient, Call, Reply, Timeouts
+from airflow_provider_batchops.core.reading import Reader, read_async, read_sync
 from airflow_provider_batchops.core.secrets import amask, mask
 from airflow_provider_batchops.core.waiting import seconds
 
@@ -59,6 +62,39 @@ def parse_reply(call: Call, reply: Reply, parse: Callable[[Any], T]) -> T:
                                      reason=problem_text(exc)) from None
 
 
+def start_each(
+    parts: list[Any],
+    send: Callable[[Any], list[Any]],
+    *,
+    key: str,
+    accepted: list[Any] | None = None,
+    first: int = 0,
+    recorded: Callable[[list[Any], int], None] | None = None,
+) -> list[Any]:
+    """Send several starts in order; return the ids they started (``send`` gives one part's ids).
+
+    ``recorded(ids, n)`` keeps the ids after each accepted part, before the next is sent. A part that
+    fails after earlier ones were accepted raises :class:`StartAcceptedError` naming them: the
+    accepted work runs remotely, and a resume sends only the rest (``first``, ``accepted``).
+    """
+    ids = list(accepted or [])
+    for index in range(first, len(parts)):
+        try:
+            started = send(parts[index])
+        except BatchOpsError as exc:
+            if index == 0:
+                raise
+            raise StartAcceptedError(
+                f"{index} of {len(parts)} starts were accepted ({key}: {ids}), then start {index + 1} failed: "
+                f"{exc}. The accepted work runs remotely; clear the task to send only the starts that were "
+                "not accepted."
+            ) from exc
+        ids.extend(started)
+        if recorded is not None:
+            recorded(ids, index + 1)
+    return ids
+
+
 def read_start(call: Call, reply: Reply, read_id: Callable[[Reply], T]) -> T:
     """The id of work a 2xx answer accepted; unreadable, it fails the task without Airflow's retries."""
     try:
@@ -85,6 +121,13 @@ class ApiHook(BaseHook, abc.ABC):
     default_host: ClassVar[str] = ""
     #: A path appended to the host, e.g. ``/api/v1``.
     base_path: ClassVar[str] = ""
+    #: Where the service puts its error text in an error body, in order of preference.
+    error_fields: ClassVar[tuple[str, ...]] = ("error", "message", "detail")
+
+    @classmethod
+    def error_message(cls, body: Any) -> str | None:
+        """The service's error text in an error body (shown in :class:`ApiError` messages)."""
+        return error_text(body, cls.error_fields)
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -123,17 +166,13 @@ class ApiHook(BaseHook, abc.ABC):
     def call(self, call: Call) -> Any:
         return self.client.request(call).json()
 
-    async def acall(self, call: Call) -> Any:
-        client = await self.aclient()
-        return (await client.arequest(call)).json()
+    def run(self, reader: Reader[T]) -> T:
+        """Run a reader (see :mod:`~airflow_provider_batchops.core.reading`) with blocking requests."""
+        return read_sync(self.client, reader)
 
-    def read(self, call: Call, parse: Callable[[Any], T]) -> T:
-        """Send ``call`` and parse its body; an unreadable body is a :class:`MalformedResponseError`."""
-        return parse_reply(call, self.client.request(call), parse)
-
-    async def aread(self, call: Call, parse: Callable[[Any], T]) -> T:
-        client = await self.aclient()
-        return parse_reply(call, await client.arequest(call), parse)
+    async def arun(self, reader: Reader[T]) -> T:
+        """Run a reader on the event loop (triggers); the same reader as :meth:`run`."""
+        return await read_async(await self.aclient(), reader)
 
     def send_start(self, call: Call, read_id: Callable[[Reply], T]) -> T:
         """Send a start and read the id of the accepted work from the answer (see :func:`read_start`)."""

@@ -13,7 +13,7 @@ import json
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -27,6 +27,7 @@ from airflow_provider_batchops.core.errors import (
     NotSentError,
     StartOutcomeUnknownError,
     TransientApiError,
+    error_text,
 )
 
 if TYPE_CHECKING:
@@ -213,6 +214,7 @@ class ApiClient:
     :param retry: the retry rule.
     :param timeouts: per-request timeouts.
     :param headers: extra headers sent with every request.
+    :param error_message: reads the service's error text from an error body (the hook's wording).
     """
 
     def __init__(
@@ -223,7 +225,9 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         headers: Mapping[str, str] | None = None,
+        error_message: Callable[[Any], str | None] = error_text,
     ) -> None:
+        self.error_message = error_message
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.retry = retry or RetryPolicy()
@@ -259,7 +263,7 @@ class ApiClient:
                 return _Step(delay=self.retry.delay(attempt, retry_after))
             body = reply.body_for_error() if reply is not None else None
             reason = failure.value if failure else f"gave up after {attempt} attempts"
-            return _Step(error=TransientApiError(call.method, path, status, body, reason))
+            return _Step(error=TransientApiError(call.method, path, status, body, reason, self.error_message(body)))
         if failure is not None:
             # Only a non-idempotent call gets here: its answer was lost after it was sent.
             return _Step(
@@ -271,7 +275,8 @@ class ApiClient:
                 )
             )
         assert reply is not None
-        return _Step(error=ApiError(call.method, path, reply.status, reply.body_for_error()))
+        body = reply.body_for_error()
+        return _Step(error=ApiError(call.method, path, reply.status, body, api_message=self.error_message(body)))
 
     def _not_sent_reason(self, outcome: Outcome, attempt: int) -> str:
         """Why nothing was sent, with a hint when the scheme and the server's protocol disagree."""
@@ -436,7 +441,7 @@ class ApiClient:
         try:
             if not 200 <= resp.status < 300:
                 body = Reply(resp.status, resp.headers, await resp.read()).body_for_error()
-                raise ApiError(call.method, call.resolved_path, resp.status, body)
+                raise ApiError(call.method, call.resolved_path, resp.status, body, api_message=self.error_message(body))
             yield resp
         finally:
             resp.release()

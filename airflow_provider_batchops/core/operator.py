@@ -25,6 +25,7 @@ from airflow_provider_batchops.core.errors import (
     TransientApiError,
     WaitTimeoutError,
 )
+from airflow_provider_batchops.core.hook import start_each
 from airflow_provider_batchops.core.state import BatchState, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger, event_payload
 from airflow_provider_batchops.core.waiting import (
@@ -87,21 +88,44 @@ def check_policy(value: Any) -> str:
 class RemoteWorkMixin(abc.ABC):
     """What an operator or a sensor needs to wait for remote work and report its outcome.
 
-    Expects ``self.log``, ``self.deferrable`` and ``self.defer`` from the Airflow base class.
+    A subclass declares its trigger class and :meth:`trigger_identity`, the one description of the
+    wait (ids, connection id): the deferred wait is that trigger, and the worker-side wait and the
+    sensor's poke run the trigger's own reader. Expects ``self.log``, ``self.deferrable`` and
+    ``self.defer`` from the Airflow base class.
     """
 
     log: Any
     deferrable: bool
+    trigger_class: ClassVar[type[StatusTrigger[Any]]]
     #: Said in timeout messages when the service offers no way to stop remote work.
     cannot_cancel_note: ClassVar[str] = "the service offers no way to stop it, so it goes on remotely"
 
     @abc.abstractmethod
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        """Read the status once (sync, in the worker)."""
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        """The kwargs of :attr:`trigger_class` that identify the wait for ``remote_id``."""
 
-    @abc.abstractmethod
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> StatusTrigger:
+    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> StatusTrigger[Any]:
         """The trigger that waits for ``remote_id`` in the triggerer."""
+        return self.trigger_class(**self.trigger_identity(remote_id), **settings.trigger_kwargs())
+
+    def read_status(self, remote_id: RemoteId) -> StatusReport:
+        """Read the status once (sync, in the worker) with the trigger's own reader."""
+        identity = self.trigger_identity(remote_id)
+        cached = getattr(self, "_wait", None)
+        if cached is None or cached[0] != identity:
+            # Kept across reads, so work that is already finished is not read again.
+            cached = self._wait = (identity, self.trigger_class(**identity))
+        trigger = cached[1]
+        return self.hook.run(trigger.reader())
+
+    @property
+    def hook(self) -> Any:
+        """The service's hook, built once from the connection attribute the hook class names."""
+        hook = getattr(self, "_hook", None)
+        if hook is None:
+            hook_class = self.trigger_class.hook_class
+            hook = self._hook = hook_class(**{hook_class.conn_name_attr: getattr(self, hook_class.conn_name_attr)})
+        return hook
 
     def cancel(self, remote_id: RemoteId) -> str | None:
         """Stop the remote work if the service allows it; return what was done, or ``None``."""
@@ -258,9 +282,8 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         self._several_starts = len(parts) > 1
         store = self.store(context, settings)
         ids, accepted = self.resume_starts(store, len(parts))
-        for index in range(accepted, len(parts)):
-            ids.extend(self.start_part(parts, index, ids))
-            self.record(context, store, ids, index + 1, len(parts))
+        ids = start_each(parts, self.start_ids, key=self.remote_id_key, accepted=ids, first=accepted,
+                         recorded=lambda started, n: self.record(context, store, started, n, len(parts)))
         remote_id = self.remote_id_of(ids)
         if accepted == len(parts):
             context["ti"].xcom_push(key=self.remote_id_key, value=remote_id)
@@ -291,18 +314,9 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
             raise StartAcceptedError(f"Expected one started id, got {ids!r}; the work may be running remotely")
         return ids[0]  # type: ignore[no-any-return]
 
-    def start_part(self, parts: list[Any], index: int, accepted: list[Any]) -> list[Any]:
-        """Send start ``index``; a failure after earlier starts were accepted names them, unretried."""
-        try:
-            started = self.start(parts[index])
-        except BatchOpsError as exc:
-            if index == 0:
-                raise
-            raise StartAcceptedError(
-                f"{index} of {len(parts)} starts were accepted ({self.remote_id_key}: {accepted}), then start "
-                f"{index + 1} failed: {exc}. The accepted work runs remotely; clear the task to send only the "
-                "starts that were not accepted."
-            ) from exc
+    def start_ids(self, request: Any) -> list[Any]:
+        """:meth:`start` as a list of ids."""
+        started = self.start(request)
         return list(started) if isinstance(started, list) else [started]
 
     def record(self, context: Context, store: SafeStore | None, ids: list[Any], accepted: int, total: int) -> None:

@@ -41,6 +41,16 @@ class BatchState(str, Enum):
             raise InputError(field_name, f"unknown state {value!r}; allowed: {allowed}") from None
 
 
+def outcome(succeeded: int, failed: int, unfinished: int = 0) -> BatchState:
+    """The one rule for work made of parts (items, batches, jobs): any part unfinished -> running;
+    some failed -> partially failed when others succeeded, else failed; none failed -> succeeded."""
+    if unfinished:
+        return BatchState.RUNNING
+    if not failed:
+        return BatchState.SUCCEEDED
+    return BatchState.PARTIALLY_FAILED if succeeded else BatchState.FAILED
+
+
 _TERMINAL = frozenset(
     {BatchState.SUCCEEDED, BatchState.PARTIALLY_FAILED, BatchState.FAILED, BatchState.CANCELLED}
 )

@@ -1,7 +1,9 @@
 """The base trigger: waits on the event loop until remote work is finished, then yields one event.
 
-Subclasses are declarative: they say which JSON kwargs identify the work (:meth:`identity`), how to
-build their hook (:meth:`make_hook`) and how to read one status (:meth:`read_status`).
+Subclasses are declarative: their hook class, the constructor kwargs that identify the work
+(:attr:`StatusTrigger.fields`) and the reader of one status (:meth:`StatusTrigger.reader`, the same
+generator the sensors and operators run in the worker). Only a wait with a faster path than polling
+(the registry's event stream) overrides :meth:`StatusTrigger.read_status`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import abc
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_batchops.core.errors import BatchOpsError
+from airflow_provider_batchops.core.hook import ApiHook
 from airflow_provider_batchops.core.http import shared_session
+from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.state import BatchState, StatusReport
 from airflow_provider_batchops.core.waiting import (
     DEFAULT_MAX_TRANSIENT_FAILURES,
@@ -28,7 +32,7 @@ from airflow_provider_batchops.core.waiting import (
     wait_async,
 )
 
-HookT = TypeVar("HookT")
+HookT = TypeVar("HookT", bound="ApiHook")
 log = logging.getLogger(__name__)
 #: How long ``on_kill`` work may take; under the triggerer's ``[triggerer] on_kill_timeout`` (30 s).
 ON_KILL_BOUND = 25.0
@@ -64,22 +68,32 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
         self.unknown_state_reads = check_unknown_reads(unknown_state_reads)
 
     # -- what subclasses declare -----------------------------------------------------------------
+    #: The hook of the service; it is built from the attribute named by its ``conn_name_attr``.
+    hook_class: ClassVar[type[ApiHook]]
+    #: The constructor kwargs that identify the work (ids, connection id): JSON data, never secrets.
+    fields: ClassVar[tuple[str, ...]]
+
     @abc.abstractmethod
-    def identity(self) -> dict[str, Any]:
-        """The subclass's own constructor kwargs (ids, connection id): JSON data, never secrets."""
+    def reader(self) -> Reader[StatusReport]:
+        """The reader of one status (see :mod:`~airflow_provider_batchops.core.reading`)."""
 
     @property
     @abc.abstractmethod
     def remote_id(self) -> str:
         """The id of the remote work, repeated in every event."""
 
-    @abc.abstractmethod
-    async def make_hook(self) -> HookT:
-        """Build the hook; runs inside :meth:`run`, so connection look-ups happen in the triggerer."""
+    # -- derived from the declarations -----------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.fields}
 
-    @abc.abstractmethod
+    def make_hook(self) -> HookT:
+        """The hook; its connection is read on first use (in the triggerer: with the async API)."""
+        conn_attr = self.hook_class.conn_name_attr
+        return self.hook_class(**{conn_attr: getattr(self, conn_attr)})  # type: ignore[return-value]
+
     async def read_status(self, hook: HookT) -> StatusReport:
         """Read the status once, without blocking the loop."""
+        return await hook.arun(self.reader())
 
     # -- shared behaviour ------------------------------------------------------------------------
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -98,7 +112,7 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            hook = await self.make_hook()
+            hook = self.make_hook()
             async with shared_session():
                 loop = WaitLoop(self.schedule, self.deadline, self.max_transient_failures, self.unknown_state_reads)
                 decision = await wait_async(lambda: self.read_status(hook), loop)

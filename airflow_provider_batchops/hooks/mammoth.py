@@ -16,11 +16,11 @@ from airflow_provider_batchops.core.errors import (
     BatchOpsError,
     ConnectionConfigError,
     InputError,
-    StartAcceptedError,
 )
-from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
+from airflow_provider_batchops.core.hook import ApiHook, start_each, ui_field_behaviour
 from airflow_provider_batchops.core.http import ApiClient, Call, Reply
-from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.reading import Reader
+from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.validation import check_int, whole_number_text
 from airflow_provider_batchops.models.mammoth import (
     MAX_PAGE_SIZE,
@@ -28,7 +28,8 @@ from airflow_provider_batchops.models.mammoth import (
     check_ids,
     dataset_path,
     id_chunks,
-    jobs_report,
+    job_report,
+    job_reports,
     list_params,
 )
 
@@ -53,6 +54,7 @@ class MammothHook(ApiHook):
     conn_type = "mammoth"
     hook_name = "Mammoth Analytics"
     default_host = "https://app.mammoth.io/api/v2"
+    error_fields = ("detail", "error", "message")
 
     def __init__(self, mammoth_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=mammoth_conn_id, **kwargs)
@@ -73,7 +75,8 @@ class MammothHook(ApiHook):
                 headers["X-WORKSPACE-ID"] = str(check_int(extras["workspace_id"], "workspace_id"))
             except InputError as exc:
                 raise ConnectionConfigError(self.conn_id, "extra.workspace_id", exc.problem) from None
-        return ApiClient(self.base_url(conn), StaticAuth(headers), timeouts=self.timeouts(extras))
+        return ApiClient(self.base_url(conn), StaticAuth(headers), timeouts=self.timeouts(extras),
+                         error_message=self.error_message)
 
     # -- batches ---------------------------------------------------------------------------------
     def list_batches_page(
@@ -142,16 +145,9 @@ class MammothHook(ApiHook):
         A failed request after earlier ones were accepted raises
         :class:`~airflow_provider_batchops.core.errors.StartAcceptedError` naming the accepted acks.
         """
-        acks: list[Any] = []
-        for chunk in id_chunks(check_ids(batch_ids, "batch_ids")):
-            try:
-                acks.append(self.delete_some_batches(workspace_id, project_id, dataset_id, chunk))
-            except BatchOpsError as exc:
-                if not acks:
-                    raise
-                raise StartAcceptedError(f"Deletes were accepted ({acks}), then the next request failed: {exc}") \
-                    from exc
-        return acks
+        chunks = id_chunks(check_ids(batch_ids, "batch_ids"))
+        return start_each(chunks, lambda chunk: [self.delete_some_batches(workspace_id, project_id, dataset_id, chunk)],
+                          key="acknowledgements")
 
     def get_batch(self, workspace_id: Any, project_id: Any, dataset_id: Any, batch_id: Any,
                   fields: Any = None) -> dict[str, Any]:
@@ -180,7 +176,7 @@ class MammothHook(ApiHook):
 
     def get_job(self, job_id: Any) -> dict[str, Any]:
         """``GET /jobs/{job_id}``: the ``JobSchema``."""
-        return self.read(self.get_job_call(job_id), _job_of)
+        return self.run(job_reader(job_id))
 
     def get_jobs(self, job_ids: Any) -> list[dict[str, Any]]:
         """``GET /jobs?job_ids=``: several jobs, 100 per request.
@@ -188,26 +184,11 @@ class MammothHook(ApiHook):
         The list leaves unknown ids out; each missing one is read alone (``GET /jobs/{id}``), so an
         id Mammoth does not know fails with its 404 instead of being waited on forever.
         """
-        ids = check_ids(job_ids, "job_ids")
-        jobs: list[dict[str, Any]] = []
-        for call in self.get_jobs_calls(ids):
-            jobs.extend(self.read(call, _jobs_of))
-        return jobs + [self.read(self.get_job_call(i), _job_of) for i in _missing(ids, jobs)]
-
-    async def aget_jobs(self, job_ids: Any) -> list[dict[str, Any]]:
-        ids = check_ids(job_ids, "job_ids")
-        jobs: list[dict[str, Any]] = []
-        for call in self.get_jobs_calls(ids):
-            jobs.extend(await self.aread(call, _jobs_of))
-        return jobs + [await self.aread(self.get_job_call(i), _job_of) for i in _missing(ids, jobs)]
+        return self.run(jobs_reader(check_ids(job_ids, "job_ids")))
 
     def get_jobs_report(self, job_ids: Any) -> StatusReport:
-        ids = check_ids(job_ids, "job_ids")
-        return jobs_report(self.get_jobs(ids), ids)
-
-    async def aget_jobs_report(self, job_ids: Any) -> StatusReport:
-        ids = check_ids(job_ids, "job_ids")
-        return jobs_report(await self.aget_jobs(ids), ids)
+        """The report of the jobs of one operation (see :func:`jobs_report_reader`, sync or async)."""
+        return self.run(jobs_report_reader(job_reports(check_ids(job_ids, "job_ids"))))
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for a job that cannot exist: an empty list (or a 404) proves the credentials work."""
@@ -219,6 +200,31 @@ class MammothHook(ApiHook):
         except BatchOpsError as exc:
             return False, str(exc)
         return True, f"Connected to {self.client.base_url}"
+
+
+# -- readers: each status read written once, run sync (hook.run) or async (hook.arun) -----------------
+def job_reader(job_id: Any) -> Reader[dict[str, Any]]:
+    """One job (``GET /jobs/{job_id}``)."""
+    body = yield MammothHook.get_job_call(job_id)
+    return _job_of(body)
+
+
+def jobs_reader(job_ids: list[int]) -> Reader[list[dict[str, Any]]]:
+    """The jobs of ``job_ids``: listed 100 at a time, and each one the list left out read alone."""
+    bodies = yield MammothHook.get_jobs_calls(job_ids)
+    jobs = [job for body in bodies for job in _jobs_of(body)]
+    missing = _missing(job_ids, jobs)
+    if missing:
+        alone = yield [MammothHook.get_job_call(job_id) for job_id in missing]
+        jobs.extend(_job_of(body) for body in alone)
+    return jobs
+
+
+def jobs_report_reader(reports: ReportSet) -> Reader[StatusReport]:
+    """Read the unfinished jobs of ``reports`` and combine every job's latest report."""
+    pending = set(reports.pending())
+    jobs = yield from jobs_reader(sorted(pending, key=reports.ids.index))
+    return reports.update({job["id"]: job_report(job) for job in jobs if job["id"] in pending})
 
 
 def _job_of(body: Any) -> dict[str, Any]:

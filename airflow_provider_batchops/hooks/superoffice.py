@@ -14,13 +14,21 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_batchops.core.auth import StaticAuth
-from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, ConnectionConfigError, InputError
+from airflow_provider_batchops.core.errors import (
+    ApiError,
+    BatchOpsError,
+    ConnectionConfigError,
+    InputError,
+    error_text,
+)
 from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
 from airflow_provider_batchops.core.http import ApiClient, Call
+from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.models.superoffice import (
     LISTABLE_STATES,
     check_task_id,
+    stop_refusal,
     task_id_from_start,
     task_report,
 )
@@ -48,6 +56,14 @@ class SuperOfficeHook(ApiHook):
     conn_type = "superoffice"
     hook_name = "SuperOffice"
     base_path = "/api/v1"
+    error_fields = ("ErrorMessage", "Message")
+
+    @classmethod
+    def error_message(cls, body: Any) -> str | None:
+        """``ErrorMessage``, preceded by ``ErrorType`` (the server's exception type) when there is one."""
+        text = error_text(body, cls.error_fields)
+        kind = body.get("ErrorType") if isinstance(body, dict) else None
+        return f"{kind}: {text}" if text and isinstance(kind, str) and kind else text
 
     def __init__(self, superoffice_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=superoffice_conn_id, **kwargs)
@@ -76,7 +92,8 @@ class SuperOfficeHook(ApiHook):
             user = self.require(conn, "login", "user name (login)")
             auth = {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
         timeouts = self.timeouts(extras)
-        return ApiClient(self.base_url(conn), StaticAuth(auth), timeouts=timeouts, headers=headers)
+        return ApiClient(self.base_url(conn), StaticAuth(auth), timeouts=timeouts, headers=headers,
+                         error_message=self.error_message)
 
     # -- calls -----------------------------------------------------------------------------------
     @staticmethod
@@ -98,14 +115,8 @@ class SuperOfficeHook(ApiHook):
         """``GET /BatchTask/{id}``: the ``BatchTaskInfo``."""
         return self.call(self.get_task_call(batch_task_id))
 
-    async def aget_task(self, batch_task_id: Any) -> dict[str, Any]:
-        return await self.acall(self.get_task_call(batch_task_id))
-
     def get_task_report(self, batch_task_id: Any) -> StatusReport:
-        return self.read(self.get_task_call(batch_task_id), task_report)
-
-    async def aget_task_report(self, batch_task_id: Any) -> StatusReport:
-        return await self.aread(self.get_task_call(batch_task_id), task_report)
+        return self.run(task_reader(batch_task_id))
 
     def list_tasks(self, state: str) -> list[dict[str, Any]]:
         """``GET /BatchTask/{state}``: the user's tasks in a ``BatchTaskState`` (or ``All``)."""
@@ -117,8 +128,9 @@ class SuperOfficeHook(ApiHook):
         """``POST /BatchTask/{id}/Stop``; True when SuperOffice stopped the task."""
         return self.call(self.stop_task_call(batch_task_id)) is True
 
-    async def astop_task(self, batch_task_id: Any) -> bool:
-        return await self.acall(self.stop_task_call(batch_task_id)) is True
+    def stop_if_allowed(self, batch_task_id: Any) -> str:
+        """Stop a running task where its ``CancellationBehaviour`` allows (see :func:`stop_reader`)."""
+        return self.run(stop_reader(batch_task_id))
 
     def test_connection(self) -> tuple[bool, str]:
         """List failed tasks: cheap, and proves the credentials are accepted."""
@@ -127,3 +139,25 @@ class SuperOfficeHook(ApiHook):
         except (ApiError, BatchOpsError) as exc:
             return False, str(exc)
         return True, f"Connected to {self.client.base_url}"
+
+
+# -- readers: each read written once, run sync (hook.run) or async (hook.arun) -----------------------
+def task_reader(batch_task_id: Any) -> Reader[StatusReport]:
+    """Read one batch task."""
+    body = yield SuperOfficeHook.get_task_call(batch_task_id)
+    return task_report(body)
+
+
+def stop_reader(batch_task_id: Any) -> Reader[str]:
+    """Stop a running task when its ``CancellationBehaviour`` allows; say what happened.
+
+    A state this provider does not know is read once more; nothing is stopped on the strength of it.
+    """
+    report = yield from task_reader(batch_task_id)
+    if report.unknown_state is not None:
+        report = yield from task_reader(batch_task_id)
+    refusal = stop_refusal(report)
+    if refusal is not None:
+        return refusal
+    stopped = yield SuperOfficeHook.stop_task_call(batch_task_id)
+    return "it was stopped" if stopped is True else "SuperOffice refused to stop it"

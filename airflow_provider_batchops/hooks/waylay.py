@@ -20,16 +20,23 @@ from airflow_provider_batchops.core.auth import Auth, StaticAuth, Token, TokenAu
 from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, ConnectionConfigError, InputError
 from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
 from airflow_provider_batchops.core.http import ApiClient, Call, Reply
+from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.sse import ServerSentEvent, aiter_events
-from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.validation import check_choices, check_text_id
-from airflow_provider_batchops.models.waylay import IDEMPOTENT_ACTIONS, batch_id_from_start, batch_report
+from airflow_provider_batchops.models.waylay import (
+    IDEMPOTENT_ACTIONS,
+    batch_id_from_start,
+    batch_report,
+    combine_batch_reports,
+)
 from airflow_provider_batchops.models.waylay_registry import (
     FUNCTION_TYPES,
     JOB_STATES,
     LISTABLE_JOB_TYPES,
     check_job_type,
     job_report,
+    jobs_list_report,
     timestamp_spec,
 )
 
@@ -80,6 +87,7 @@ class WaylayHook(ApiHook):
     hook_name = "Waylay"
     default_host = "https://api.waylay.io"
     cancel_supported: ClassVar[bool] = False
+    error_fields = ("error", "message")
 
     def __init__(self, waylay_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=waylay_conn_id, **kwargs)
@@ -94,7 +102,8 @@ class WaylayHook(ApiHook):
         base_url = self.base_url(conn)
         extras = self.extras(conn)
         timeouts = self.timeouts(extras)
-        return ApiClient(base_url, self._auth(conn, extras, base_url, timeouts), timeouts=timeouts)
+        return ApiClient(base_url, self._auth(conn, extras, base_url, timeouts), timeouts=timeouts,
+                         error_message=self.error_message)
 
     def _auth(self, conn: Connection, extras: dict[str, Any], base_url: str, timeouts: Any) -> Auth:
         preissued = extras.get("token")
@@ -160,20 +169,12 @@ class WaylayHook(ApiHook):
         """``GET /{service}/v1/batch/{batchId}``: the running or finished batch operation."""
         return self.call(self.get_batch_call(service, batch_id))
 
-    async def aget_batch(self, service: str, batch_id: str) -> dict[str, Any]:
-        return await self.acall(self.get_batch_call(service, batch_id))
-
     def get_rules_batch(self, batch_id: str) -> dict[str, Any]:
         return self.get_batch("rules", batch_id)
 
-    async def aget_rules_batch(self, batch_id: str) -> dict[str, Any]:
-        return await self.aget_batch("rules", batch_id)
-
     def get_batch_report(self, service: str, batch_id: str) -> StatusReport:
-        return self.read(self.get_batch_call(service, batch_id), partial(batch_report, service))
-
-    async def aget_batch_report(self, service: str, batch_id: str) -> StatusReport:
-        return await self.aread(self.get_batch_call(service, batch_id), partial(batch_report, service))
+        """One batch's :class:`StatusReport` (see :func:`batches_reader` for several, sync or async)."""
+        return self.run(batches_reader(service, ReportSet([batch_id], partial(combine_batch_reports, service))))
 
     def start_resources_delete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a bulk delete (body from :func:`~..models.waylay.resources_delete_bodies`)."""
@@ -216,21 +217,12 @@ class WaylayHook(ApiHook):
         """``GET /registry/v2/jobs/{type}/{id}``: ``{"job": ..., "_links": ...}``."""
         return self.call(self.get_job_call(job_type, job_id))
 
-    async def aget_job(self, job_type: str, job_id: str) -> dict[str, Any]:
-        return await self.acall(self.get_job_call(job_type, job_id))
-
     def get_job_report(self, job_type: str, job_id: str) -> StatusReport:
-        return self.read(self.get_job_call(job_type, job_id), job_report)
-
-    async def aget_job_report(self, job_type: str, job_id: str) -> StatusReport:
-        return await self.aread(self.get_job_call(job_type, job_id), job_report)
+        return self.run(job_reader(job_type, job_id))
 
     def list_jobs(self, **filters: Any) -> dict[str, Any]:
         """``GET /registry/v2/jobs/`` with the filters of :meth:`list_jobs_call`: ``{"limit", "jobs"}``."""
         return self.call(self.list_jobs_call(**filters))
-
-    async def alist_jobs(self, **filters: Any) -> dict[str, Any]:
-        return await self.acall(self.list_jobs_call(**filters))
 
     @asynccontextmanager
     async def job_events(
@@ -263,6 +255,26 @@ class WaylayHook(ApiHook):
         except BatchOpsError as exc:
             return False, str(exc)
         return True, f"Connected to {self.client.base_url}"
+
+
+# -- readers: each status read written once, run sync (hook.run) or async (hook.arun) -----------------
+def batches_reader(service: str, reports: ReportSet) -> Reader[StatusReport]:
+    """Read the unfinished batches of ``reports`` (together) and combine every batch's latest report."""
+    pending = reports.pending()
+    bodies = yield [WaylayHook.get_batch_call(service, batch_id) for batch_id in pending]
+    return reports.update({i: batch_report(service, body) for i, body in zip(pending, bodies, strict=True)})
+
+
+def job_reader(job_type: str, job_id: str) -> Reader[StatusReport]:
+    """Read one registry job."""
+    body = yield WaylayHook.get_job_call(job_type, job_id)
+    return job_report(body)
+
+
+def jobs_list_reader(filters: dict[str, Any], function_name: str | None) -> Reader[StatusReport]:
+    """List registry jobs and report on them together."""
+    body = yield WaylayHook.list_jobs_call(**filters)
+    return jobs_list_report(body, function_name, filters.get("limit") or 0)
 
 
 def _token_from(body: Any) -> Token:

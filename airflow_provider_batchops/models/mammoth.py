@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_batchops.core.errors import InputError
-from airflow_provider_batchops.core.state import BatchState, ReportSet, StatusReport, map_state
+from airflow_provider_batchops.core.state import BatchState, ReportSet, StatusReport, map_state, outcome
 from airflow_provider_batchops.core.validation import (
     check_choices,
     check_int,
@@ -318,16 +318,14 @@ def combine_job_reports(job_ids: list[int], reports: list[StatusReport]) -> Stat
     failed = [r.summary for r in reports if r.state is BatchState.FAILED]
     running = sum(1 for r in reports if not r.state.is_terminal)
     summary: dict[str, Any] = {"service": "mammoth", "job_ids": job_ids, "jobs": entries}
-    if running:
-        state = BatchState.RUNNING
+    state = outcome(len(job_ids) - running - len(failed), len(failed), running)
+    if state is BatchState.RUNNING:
         message = f"{len(job_ids) - running} of {len(job_ids)} Mammoth job(s) finished"
     elif failed:
-        state = BatchState.PARTIALLY_FAILED if len(failed) < len(job_ids) else BatchState.FAILED
         first = failed[0]
         message = (f"{len(failed)} of {len(job_ids)} Mammoth job(s) failed "
                    f"(job {first['job_id']}: {first['status']}: {first['reason']})")
     else:
-        state = BatchState.SUCCEEDED
         message = f"{len(job_ids)} Mammoth job(s) succeeded"
     summary.update(state=state.value, succeeded=len(job_ids) - running - len(failed), failed=len(failed))
     # With several jobs a failed one is an item failure (the policy decides); a single job's

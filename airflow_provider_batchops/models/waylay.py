@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic.alias_generators import to_camel
 
 from airflow_provider_batchops.core.errors import InputError
-from airflow_provider_batchops.core.state import MAX_LISTED, BatchState, StatusReport, bounded
+from airflow_provider_batchops.core.state import MAX_LISTED, BatchState, StatusReport, bounded, outcome
 from airflow_provider_batchops.core.validation import (
     check_json,
     check_text_id,
@@ -290,17 +290,11 @@ def batch_report(service: str, body: Any) -> StatusReport:
         return StatusReport(BatchState.RUNNING, {**summary, "state": "running"}, f"{label} is running")
     results = batch.results or BatchResults()
     failed = {key: item.model_dump() for key, item in bounded(results.failure).items()}
-    state = _outcome(len(results.success), len(results.failure))
+    state = outcome(len(results.success), len(results.failure))
     summary.update(state=state.value, finished_time=epoch_ms(batch.finishedTime), succeeded=len(results.success),
                    **failure_entries(failed, len(results.failure)))
     message = f"{label} finished: {len(results.success)} succeeded, {len(results.failure)} failed"
     return StatusReport(state, summary, message + _example(failed), item_failures=len(results.failure))
-
-
-def _outcome(succeeded: int, failed: int) -> BatchState:
-    if not failed:
-        return BatchState.SUCCEEDED
-    return BatchState.PARTIALLY_FAILED if succeeded else BatchState.FAILED
 
 
 def _example(failed: dict[str, Any]) -> str:
@@ -372,7 +366,7 @@ def combine_batch_reports(service: str, reports: list[StatusReport]) -> StatusRe
     failures: dict[str, Any] = {}
     for report in reports:
         failures.update(bounded(report.summary.get("failures") or {}, MAX_LISTED - len(failures)))
-    state = _outcome(succeeded, failed_count)
+    state = outcome(succeeded, failed_count)
     summary.update(state=state.value, succeeded=succeeded, **failure_entries(failures, failed_count))
     message = f"{len(reports)} {service} batches finished: {succeeded} succeeded, {failed_count} failed"
     return StatusReport(state, summary, message + _example(failures), item_failures=failed_count)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
-from airflow_provider_batchops.core.state import MAX_LISTED, BatchState, StatusReport, bounded, map_state
+from airflow_provider_batchops.core.state import MAX_LISTED, BatchState, StatusReport, bounded, map_state, outcome
 
 JOB_TYPES = ("build", "deploy", "verify", "undeploy", "batch", "scale", "cleanup", "notify")
 #: The list endpoint's type filter has no ``cleanup``.
@@ -109,12 +109,12 @@ def jobs_report(jobs: list[dict[str, Any]], function_name: str | None, limit: in
         "jobs_listed_at_most": MAX_LISTED,
         "may_be_truncated": len(jobs) >= limit,
     }
-    if unfinished:
-        return StatusReport(BatchState.RUNNING, summary, f"{len(unfinished)} of {len(jobs)} job(s) not finished",
+    state = outcome(len(jobs) - len(failed) - len(unfinished), len(failed), len(unfinished))
+    if state is BatchState.RUNNING:
+        return StatusReport(state, summary, f"{len(unfinished)} of {len(jobs)} job(s) not finished",
                             unknown_state=", ".join(unknown) if unknown else None)
-    if not failed:
-        return StatusReport(BatchState.SUCCEEDED, summary, f"all {len(jobs)} job(s) completed")
-    state = BatchState.PARTIALLY_FAILED if len(failed) < len(jobs) else BatchState.FAILED
+    if state is BatchState.SUCCEEDED:
+        return StatusReport(state, summary, f"all {len(jobs)} job(s) completed")
     ids = ", ".join(f"{j.get('type')}/{j.get('id')}" for j in failed[:5])
     return StatusReport(state, summary, f"{len(failed)} of {len(jobs)} job(s) failed: {ids}", len(failed))
 

@@ -31,7 +31,7 @@ from airflow_provider_batchops.models.mammoth import (
     parse_time,
     patch_body,
 )
-from airflow_provider_batchops.sensors.mammoth import MammothJobsWait
+from airflow_provider_batchops.triggers.mammoth import MammothJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,7 +42,7 @@ SELECTION_KEY = "selection"
 DEFAULT_CLEANUP_AGE = timedelta(days=90)
 
 
-class MammothBatchOperator(MammothJobsWait, StartAndWaitOperator):
+class MammothBatchOperator(StartAndWaitOperator):
     """Base of the Mammoth operators: send a request on one dataset, then wait for its job(s).
 
     :param workspace_id: the workspace id.
@@ -57,6 +57,7 @@ class MammothBatchOperator(MammothJobsWait, StartAndWaitOperator):
     remote_id_key = "job_ids"
     many_ids = True
     cannot_cancel_note = "Mammoth jobs cannot be cancelled, so it goes on remotely"
+    trigger_class = MammothJobTrigger
     template_fields: tuple[str, ...] = (
         *StartAndWaitOperator.template_fields,
         "workspace_id",
@@ -95,6 +96,9 @@ class MammothBatchOperator(MammothJobsWait, StartAndWaitOperator):
         job_id = ack_job_id(ack)
         self.log.info("Mammoth accepted the %s: job %s", self.operation, job_id or "none (final answer)")
         return [] if job_id is None else [job_id]
+
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        return MammothJobTrigger.identity_of(remote_id, self.mammoth_conn_id)
 
     def read_status(self, remote_id: RemoteId) -> StatusReport:
         if isinstance(remote_id, list) and not remote_id:

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any, ClassVar
 
-from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator, WaitSettings
-from airflow_provider_batchops.core.state import StatusReport
+from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
-from airflow_provider_batchops.models.superoffice import batch_task_info, check_task_id, stop_refusal
+from airflow_provider_batchops.models.superoffice import batch_task_info
 from airflow_provider_batchops.triggers.superoffice import SuperOfficeBatchTaskTrigger
-
-
-def stop_if_allowed(hook: SuperOfficeHook, batch_task_id: Any) -> str:
-    """Stop a running task when its ``CancellationBehaviour`` allows; say what happened.
-
-    A state this provider does not know is read once more; never stopped on the strength of it.
-    """
-    report = hook.get_task_report(batch_task_id)
-    if report.unknown_state is not None:
-        report = hook.get_task_report(batch_task_id)
-    refusal = stop_refusal(report)
-    if refusal is not None:
-        return refusal
-    return "it was stopped" if hook.stop_task(batch_task_id) else "SuperOffice refused to stop it"
 
 
 class SuperOfficeBatchTaskOperator(StartAndWaitOperator):
@@ -43,6 +27,7 @@ class SuperOfficeBatchTaskOperator(StartAndWaitOperator):
     """
 
     remote_id_key = "batch_task_id"
+    trigger_class = SuperOfficeBatchTaskTrigger
     template_fields: tuple[str, ...] = (
         *StartAndWaitOperator.template_fields,
         "name",
@@ -72,10 +57,6 @@ class SuperOfficeBatchTaskOperator(StartAndWaitOperator):
         self.superoffice_conn_id = superoffice_conn_id
         self._started: int | None = None
 
-    @cached_property
-    def hook(self) -> SuperOfficeHook:
-        return SuperOfficeHook(superoffice_conn_id=self.superoffice_conn_id)
-
     def validate(self) -> dict[str, Any]:
         return batch_task_info(self.name, self.parameters, self.description, self.cancellation_behaviour)
 
@@ -83,18 +64,11 @@ class SuperOfficeBatchTaskOperator(StartAndWaitOperator):
         self._started = self.hook.start_task(request)
         return self._started
 
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        return self.hook.get_task_report(remote_id)
-
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> SuperOfficeBatchTaskTrigger:
-        return SuperOfficeBatchTaskTrigger(
-            batch_task_id=check_task_id(remote_id),
-            superoffice_conn_id=self.superoffice_conn_id,
-            **settings.trigger_kwargs(),
-        )
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        return SuperOfficeBatchTaskTrigger.identity_of(remote_id, self.superoffice_conn_id)
 
     def cancel(self, remote_id: RemoteId) -> str | None:
-        return stop_if_allowed(self.hook, remote_id)
+        return self.hook.stop_if_allowed(remote_id)
 
     def on_kill(self) -> None:
         """Stop the remote task when the task is killed while waiting in the worker."""

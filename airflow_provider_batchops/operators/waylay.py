@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from airflow_provider_batchops.core.errors import InputError
-from airflow_provider_batchops.core.operator import StartAndWaitOperator
+from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import (
     DEFAULT_MAX_BATCH_SIZE,
@@ -14,10 +14,10 @@ from airflow_provider_batchops.models.waylay import (
     resources_delete_bodies,
     rules_batch_body,
 )
-from airflow_provider_batchops.sensors.waylay import WaylayBatchWait
+from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger
 
 
-class WaylayBatchOperator(WaylayBatchWait, StartAndWaitOperator):
+class WaylayBatchOperator(StartAndWaitOperator):
     """Base of the Waylay batch operators: start one or several batches, read them, defer on them.
 
     :param waylay_conn_id: the Airflow connection id (type ``waylay``).
@@ -25,6 +25,7 @@ class WaylayBatchOperator(WaylayBatchWait, StartAndWaitOperator):
 
     service: str
     cannot_cancel_note = "Waylay batch operations cannot be cancelled, so it goes on remotely"
+    trigger_class = WaylayBatchTrigger
 
     def __init__(self, *, waylay_conn_id: str = WaylayHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -32,6 +33,9 @@ class WaylayBatchOperator(WaylayBatchWait, StartAndWaitOperator):
 
     def split(self, request: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return request
+
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        return WaylayBatchTrigger.identity_of(self.service, remote_id, self.waylay_conn_id)
 
     def start(self, request: dict[str, Any]) -> str:
         """Send one batch body; return the accepted batch id."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from airflow_provider_batchops.core.operator import RemoteId, WaitSettings
+from airflow_provider_batchops.core.operator import RemoteId
 from airflow_provider_batchops.core.sensor import StatusSensor
-from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
 from airflow_provider_batchops.models.superoffice import check_task_id
 from airflow_provider_batchops.triggers.superoffice import SuperOfficeBatchTaskTrigger
@@ -21,6 +19,7 @@ class SuperOfficeBatchTaskSensor(StatusSensor):
     """
 
     template_fields: tuple[str, ...] = (*StatusSensor.template_fields, "batch_task_id", "superoffice_conn_id")
+    trigger_class = SuperOfficeBatchTaskTrigger
     cannot_cancel_note = ("the sensor leaves a task it did not start running in SuperOffice (the operator's "
                           "timeout stops the tasks it starts, where their CancellationBehaviour allows)")
 
@@ -35,22 +34,11 @@ class SuperOfficeBatchTaskSensor(StatusSensor):
         self.batch_task_id = batch_task_id
         self.superoffice_conn_id = superoffice_conn_id
 
-    @cached_property
-    def hook(self) -> SuperOfficeHook:
-        return SuperOfficeHook(superoffice_conn_id=self.superoffice_conn_id)
-
     def validate(self) -> None:
         check_task_id(self.batch_task_id)
 
     def remote_target(self) -> RemoteId:
         return check_task_id(self.batch_task_id)
 
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        return self.hook.get_task_report(remote_id)
-
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> SuperOfficeBatchTaskTrigger:
-        return SuperOfficeBatchTaskTrigger(
-            batch_task_id=check_task_id(remote_id),
-            superoffice_conn_id=self.superoffice_conn_id,
-            **settings.trigger_kwargs(),
-        )
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        return SuperOfficeBatchTaskTrigger.identity_of(remote_id, self.superoffice_conn_id)

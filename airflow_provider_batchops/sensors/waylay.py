@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cached_property, partial
 from typing import Any
 
-from airflow_provider_batchops.core.operator import RemoteId, WaitSettings, check_flag
+from airflow_provider_batchops.core.operator import RemoteId, check_flag
 from airflow_provider_batchops.core.sensor import StatusSensor
-from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.hooks.waylay import WaylayHook, check_id, check_service
-from airflow_provider_batchops.models.waylay import combine_batch_reports
 from airflow_provider_batchops.models.waylay_registry import (
     check_job_type,
-    jobs_list_report,
     timestamp_spec,
 )
 from airflow_provider_batchops.triggers.waylay import (
@@ -31,38 +27,8 @@ class _WaylaySensor(StatusSensor):
         super().__init__(**kwargs)
         self.waylay_conn_id = waylay_conn_id
 
-    @cached_property
-    def hook(self) -> WaylayHook:
-        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
 
-
-class WaylayBatchWait:
-    """Reading and deferring on Waylay batches, shared by the batch operators and the batch sensor."""
-
-    service: str
-    waylay_conn_id: str
-    _reports: ReportSet | None = None
-
-    @cached_property
-    def hook(self) -> WaylayHook:
-        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
-
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        """Read the unfinished batches of ``remote_id`` (finished ones are not read again)."""
-        ids = [str(i) for i in remote_id] if isinstance(remote_id, list) else [str(remote_id)]
-        if self._reports is None or self._reports.ids != ids:
-            self._reports = ReportSet(ids, partial(combine_batch_reports, self.service))
-        pending = self._reports.pending()
-        return self._reports.update({i: self.hook.get_batch_report(self.service, i) for i in pending})
-
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayBatchTrigger:
-        ids = {"batch_ids": remote_id} if isinstance(remote_id, list) else {"batch_id": remote_id}
-        return WaylayBatchTrigger(
-            service=self.service, waylay_conn_id=self.waylay_conn_id, **ids, **settings.trigger_kwargs()
-        )
-
-
-class WaylayBatchSensor(WaylayBatchWait, _WaylaySensor):
+class WaylayBatchSensor(_WaylaySensor):
     """Wait for Waylay rules or resources batch operations to finish; return their summary.
 
     Succeeds when the batch finished with no failed item. Failed items fail the sensor, or only log a
@@ -76,6 +42,7 @@ class WaylayBatchSensor(WaylayBatchWait, _WaylaySensor):
     """
 
     template_fields: tuple[str, ...] = (*_WaylaySensor.template_fields, "service", "batch_id")
+    trigger_class = WaylayBatchTrigger
 
     def __init__(self, *, service: str = "rules", batch_id: str | list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -89,6 +56,9 @@ class WaylayBatchSensor(WaylayBatchWait, _WaylaySensor):
     def remote_target(self) -> RemoteId:
         ids = batch_id_list(batch_id=self.batch_id)
         return ids if len(ids) > 1 or isinstance(self.batch_id, (list, tuple)) else ids[0]
+
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        return WaylayBatchTrigger.identity_of(self.service, remote_id, self.waylay_conn_id)
 
 
 class WaylayRegistryJobSensor(_WaylaySensor):
@@ -106,6 +76,7 @@ class WaylayRegistryJobSensor(_WaylaySensor):
     """
 
     template_fields: tuple[str, ...] = (*_WaylaySensor.template_fields, "job_type", "job_id")
+    trigger_class = WaylayRegistryJobTrigger
 
     def __init__(
         self, *, job_type: str, job_id: str, children: bool = False, use_events: bool = True, **kwargs: Any
@@ -125,18 +96,9 @@ class WaylayRegistryJobSensor(_WaylaySensor):
     def remote_target(self) -> RemoteId:
         return self.job_id
 
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        return self.hook.get_job_report(self.job_type, self.job_id)
-
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayRegistryJobTrigger:
-        return WaylayRegistryJobTrigger(
-            job_type=self.job_type,
-            job_id=self.job_id,
-            children=self.children,
-            use_events=self.use_events,
-            waylay_conn_id=self.waylay_conn_id,
-            **settings.trigger_kwargs(),
-        )
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        return {"job_type": self.job_type, "job_id": remote_id, "children": self.children,
+                "use_events": self.use_events, "waylay_conn_id": self.waylay_conn_id}
 
 
 class WaylayRegistryJobsSensor(_WaylaySensor):
@@ -164,6 +126,7 @@ class WaylayRegistryJobsSensor(_WaylaySensor):
         "created_before",
         "states",
     )
+    trigger_class = WaylayRegistryJobsTrigger
 
     def __init__(
         self,
@@ -208,14 +171,5 @@ class WaylayRegistryJobsSensor(_WaylaySensor):
     def remote_target(self) -> RemoteId:
         return "registry jobs"
 
-    def read_status(self, remote_id: RemoteId) -> StatusReport:
-        parse = partial(jobs_list_report, function_name=self.function_name, limit=self.limit)
-        return self.hook.read(WaylayHook.list_jobs_call(**self._filters()), parse)
-
-    def make_trigger(self, remote_id: RemoteId, settings: WaitSettings) -> WaylayRegistryJobsTrigger:
-        return WaylayRegistryJobsTrigger(
-            **self._filters(),
-            function_name=self.function_name,
-            waylay_conn_id=self.waylay_conn_id,
-            **settings.trigger_kwargs(),
-        )
+    def trigger_identity(self, remote_id: RemoteId) -> dict[str, Any]:
+        return {**self._filters(), "function_name": self.function_name, "waylay_conn_id": self.waylay_conn_id}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_batchops.core.errors import InputError
+from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
-from airflow_provider_batchops.hooks.mammoth import MammothHook
-from airflow_provider_batchops.models.mammoth import check_ids, job_report, job_reports
+from airflow_provider_batchops.hooks.mammoth import MammothHook, jobs_report_reader
+from airflow_provider_batchops.models.mammoth import check_ids, job_reports
 
 
 def job_id_list(job_id: Any = None, job_ids: Any = None) -> list[int]:
@@ -31,6 +32,9 @@ class MammothJobTrigger(StatusTrigger[MammothHook]):
     :param mammoth_conn_id: the Airflow connection id.
     """
 
+    hook_class = MammothHook
+    fields = ("job_ids", "mammoth_conn_id")
+
     def __init__(
         self,
         *,
@@ -44,16 +48,14 @@ class MammothJobTrigger(StatusTrigger[MammothHook]):
         self.mammoth_conn_id = mammoth_conn_id
         self._jobs = job_reports(self.job_ids)
 
-    def identity(self) -> dict[str, Any]:
-        return {"job_ids": self.job_ids, "mammoth_conn_id": self.mammoth_conn_id}
+    @staticmethod
+    def identity_of(remote_id: Any, mammoth_conn_id: str) -> dict[str, Any]:
+        """The kwargs of the trigger that waits for ``remote_id`` (one job id, or a list)."""
+        return {"job_ids": job_id_list(job_id=remote_id), "mammoth_conn_id": mammoth_conn_id}
 
     @property
     def remote_id(self) -> str:
         return ", ".join(map(str, self.job_ids))
 
-    async def make_hook(self) -> MammothHook:
-        return MammothHook(mammoth_conn_id=self.mammoth_conn_id)
-
-    async def read_status(self, hook: MammothHook) -> StatusReport:
-        jobs = await hook.aget_jobs(self._jobs.pending())
-        return self._jobs.update({job["id"]: job_report(job) for job in jobs})
+    def reader(self) -> Reader[StatusReport]:
+        return jobs_report_reader(self._jobs)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_batchops.core.http import shared_session
+from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger, still_deferred, through_cancels
-from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
-from airflow_provider_batchops.models.superoffice import check_task_id, stop_refusal
+from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook, stop_reader, task_reader
+from airflow_provider_batchops.models.superoffice import check_task_id
 
 
 class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
@@ -22,6 +23,9 @@ class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
     :param superoffice_conn_id: the Airflow connection id.
     """
 
+    hook_class = SuperOfficeHook
+    fields = ("batch_task_id", "superoffice_conn_id")
+
     def __init__(
         self, *, batch_task_id: int, superoffice_conn_id: str = SuperOfficeHook.default_conn_name, **kwargs: Any
     ) -> None:
@@ -29,18 +33,17 @@ class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
         self.batch_task_id = check_task_id(batch_task_id)
         self.superoffice_conn_id = superoffice_conn_id
 
-    def identity(self) -> dict[str, Any]:
-        return {"batch_task_id": self.batch_task_id, "superoffice_conn_id": self.superoffice_conn_id}
+    @staticmethod
+    def identity_of(remote_id: Any, superoffice_conn_id: str) -> dict[str, Any]:
+        """The kwargs of the trigger that waits for the task ``remote_id``."""
+        return {"batch_task_id": check_task_id(remote_id), "superoffice_conn_id": superoffice_conn_id}
 
     @property
     def remote_id(self) -> str:
         return str(self.batch_task_id)
 
-    async def make_hook(self) -> SuperOfficeHook:
-        return SuperOfficeHook(superoffice_conn_id=self.superoffice_conn_id)
-
-    async def read_status(self, hook: SuperOfficeHook) -> StatusReport:
-        return await hook.aget_task_report(self.batch_task_id)
+    def reader(self) -> Reader[StatusReport]:
+        return task_reader(self.batch_task_id)
 
     async def on_kill(self) -> None:
         """Stop the remote task on a user's kill; never when the trigger only moved to another
@@ -54,15 +57,7 @@ class SuperOfficeBatchTaskTrigger(StatusTrigger[SuperOfficeHook]):
             return
         try:
             async with shared_session():
-                hook = await self.make_hook()
-                report = await hook.aget_task_report(self.batch_task_id)
-                if report.unknown_state is not None:  # never stop on a state not understood: read once more
-                    report = await hook.aget_task_report(self.batch_task_id)
-                refusal = stop_refusal(report)
-                if refusal is not None:
-                    self.log.info("SuperOffice batch task %s not stopped: %s", self.batch_task_id, refusal)
-                    return
-                stopped = await hook.astop_task(self.batch_task_id)
-            self.log.info("Stop of SuperOffice batch task %s: %s", self.batch_task_id, stopped)
+                outcome = await self.make_hook().arun(stop_reader(self.batch_task_id))
+            self.log.info("Killed: SuperOffice batch task %s: %s", self.batch_task_id, outcome)
         except Exception as exc:  # best effort: the kill itself must go through
             self.log.warning("Could not stop SuperOffice batch task %s: %s", self.batch_task_id, exc)

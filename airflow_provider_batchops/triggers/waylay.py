@@ -9,15 +9,22 @@ from functools import partial
 from typing import Any
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
+from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
 from airflow_provider_batchops.core.validation import id_list
-from airflow_provider_batchops.hooks.waylay import WaylayHook, check_id, check_service
+from airflow_provider_batchops.hooks.waylay import (
+    WaylayHook,
+    batches_reader,
+    check_id,
+    check_service,
+    job_reader,
+    jobs_list_reader,
+)
 from airflow_provider_batchops.models.waylay import combine_batch_reports
 from airflow_provider_batchops.models.waylay_registry import (
     TERMINAL_EVENTS,
     check_job_type,
-    jobs_list_report,
 )
 
 
@@ -41,6 +48,9 @@ class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
     :param kwargs: the wait settings of :class:`~airflow_provider_batchops.core.trigger.StatusTrigger`.
     """
 
+    hook_class = WaylayHook
+    fields = ("service", "batch_ids", "waylay_conn_id")
+
     def __init__(
         self,
         *,
@@ -56,26 +66,22 @@ class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
         self.waylay_conn_id = waylay_conn_id
         self._reports = ReportSet(self.batch_ids, partial(combine_batch_reports, self.service))
 
+    @staticmethod
+    def identity_of(service: str, remote_id: Any, waylay_conn_id: str) -> dict[str, Any]:
+        """The kwargs of the trigger that waits for ``remote_id`` (one batch id, or a list)."""
+        ids = {"batch_ids": remote_id} if isinstance(remote_id, list) else {"batch_id": remote_id}
+        return {"service": service, **ids, "waylay_conn_id": waylay_conn_id}
+
     def identity(self) -> dict[str, Any]:
-        ids: dict[str, Any] = (
-            {"batch_id": self.batch_ids[0]} if len(self.batch_ids) == 1 else {"batch_ids": self.batch_ids}
-        )
-        return {"service": self.service, **ids, "waylay_conn_id": self.waylay_conn_id}
+        remote_id = self.batch_ids if len(self.batch_ids) > 1 else self.batch_ids[0]
+        return self.identity_of(self.service, remote_id, self.waylay_conn_id)
 
     @property
     def remote_id(self) -> str:
         return ", ".join(self.batch_ids)
 
-    async def make_hook(self) -> WaylayHook:
-        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
-
-    async def read_status(self, hook: WaylayHook) -> StatusReport:
-        pending = self._reports.pending()
-        if len(pending) == 1:  # the common case: no task and gather future per poll
-            fresh = [await hook.aget_batch_report(self.service, pending[0])]
-        else:
-            fresh = await asyncio.gather(*(hook.aget_batch_report(self.service, i) for i in pending))
-        return self._reports.update(dict(zip(pending, fresh, strict=True)))
+    def reader(self) -> Reader[StatusReport]:
+        return batches_reader(self.service, self._reports)
 
 
 class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
@@ -97,6 +103,8 @@ class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
 
     #: Longest silence on the stream before it is taken as dropped (the server sends keep-alives).
     stream_read_timeout = 60.0
+    hook_class = WaylayHook
+    fields = ("job_type", "job_id", "children", "use_events", "waylay_conn_id")
 
     def __init__(
         self,
@@ -115,28 +123,22 @@ class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
         self.use_events = bool(use_events)
         self.waylay_conn_id = waylay_conn_id
 
-    def identity(self) -> dict[str, Any]:
-        return {
-            "job_type": self.job_type,
-            "job_id": self.job_id,
-            "children": self.children,
-            "use_events": self.use_events,
-            "waylay_conn_id": self.waylay_conn_id,
-        }
-
     @property
     def remote_id(self) -> str:
         return f"{self.job_type} job {self.job_id}"
 
-    async def make_hook(self) -> WaylayHook:
-        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
+    def reader(self) -> Reader[StatusReport]:
+        return job_reader(self.job_type, self.job_id)
 
     async def read_status(self, hook: WaylayHook) -> StatusReport:
-        report = await hook.aget_job_report(self.job_type, self.job_id)
+        """Read the job; unless it is finished, follow the event stream (the fast path), then read again."""
+        report = await hook.arun(self.reader())
         if report.state.is_terminal or not self.use_events:
             return report
         heard = await self._listen(hook)
-        return heard or await hook.aget_job_report(self.job_type, self.job_id)
+        if heard is not None:
+            return heard
+        return await hook.arun(self.reader())
 
     async def _listen(self, hook: WaylayHook) -> StatusReport | None:
         """Follow the stream until it announces the end, the deadline passes or the stream fails.
@@ -168,7 +170,7 @@ class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
                     reads += 1
                     done, _ = await asyncio.wait({upcoming}, timeout=self.schedule.delay(reads))
                     if not done:
-                        report = await hook.aget_job_report(self.job_type, self.job_id)
+                        report = await hook.arun(self.reader())
                         if report.state.is_terminal:
                             return report
                         continue
@@ -176,7 +178,7 @@ class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):
                     if event is None:
                         break
                     if event.event == "ack":
-                        report = await hook.aget_job_report(self.job_type, self.job_id)
+                        report = await hook.arun(self.reader())
                         if report.state.is_terminal:
                             return report
                     elif event.event == "close" or (
@@ -214,6 +216,11 @@ class WaylayRegistryJobsTrigger(StatusTrigger[WaylayHook]):
     :param waylay_conn_id: the Airflow connection id.
     """
 
+    hook_class = WaylayHook
+    #: The list query's filters, sent as they are.
+    filter_fields = ("job_type", "function_type", "created_after", "created_before", "states", "limit")
+    fields = (*filter_fields, "function_name", "waylay_conn_id")
+
     def __init__(
         self,
         *,
@@ -228,29 +235,20 @@ class WaylayRegistryJobsTrigger(StatusTrigger[WaylayHook]):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.filters: dict[str, Any] = {
-            "job_type": job_type,
-            "function_type": function_type,
-            "created_after": created_after,
-            "created_before": created_before,
-            "states": states,
-            "limit": limit,
-        }
+        self.job_type, self.function_type, self.states = job_type, function_type, states
+        self.created_after, self.created_before, self.limit = created_after, created_before, limit
         WaylayHook.list_jobs_call(**self.filters)  # validates, so a bad filter fails before deferring
         self.function_name = function_name
         self.waylay_conn_id = waylay_conn_id
 
-    def identity(self) -> dict[str, Any]:
-        return {**self.filters, "function_name": self.function_name, "waylay_conn_id": self.waylay_conn_id}
+    @property
+    def filters(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.filter_fields}
 
     @property
     def remote_id(self) -> str:
         parts = [f"{k}={v}" for k, v in self.identity().items() if v is not None and k != "waylay_conn_id"]
         return "registry jobs " + " ".join(parts)
 
-    async def make_hook(self) -> WaylayHook:
-        return WaylayHook(waylay_conn_id=self.waylay_conn_id)
-
-    async def read_status(self, hook: WaylayHook) -> StatusReport:
-        parse = partial(jobs_list_report, function_name=self.function_name, limit=self.filters["limit"])
-        return await hook.aread(WaylayHook.list_jobs_call(**self.filters), parse)
+    def reader(self) -> Reader[StatusReport]:
+        return jobs_list_reader(self.filters, self.function_name)

@@ -118,13 +118,13 @@ async def test_on_kill_finishes_its_stop_through_the_triggerers_repeated_cancels
 
     control(so_sim, "POST", "config", {"so_step_delay": 5})
     task_id = start("ExportContacts")
-    original = SuperOfficeHook.aget_task_report
+    original = SuperOfficeHook.arun
 
-    async def slow_read(self, batch_task_id):
+    async def slow_run(self, reader):
         await asyncio.sleep(0.3)
-        return await original(self, batch_task_id)
+        return await original(self, reader)
 
-    monkeypatch.setattr(SuperOfficeHook, "aget_task_report", slow_read)
+    monkeypatch.setattr(SuperOfficeHook, "arun", slow_run)
     kill = asyncio.ensure_future(_placed(SuperOfficeBatchTaskTrigger(batch_task_id=task_id), monkeypatch,
                                          "failed").on_kill())
     for _ in range(5):  # the triggerer cancels on_kill again while it runs

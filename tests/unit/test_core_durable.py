@@ -10,7 +10,7 @@ from conftest import set_connection
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.durable import VariableStore, resume_store
-from airflow_provider_batchops.core.errors import ApiError, RemoteWorkFailedError
+from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, RemoteWorkFailedError
 from airflow_provider_batchops.operators.superoffice import SuperOfficeBatchTaskOperator
 
 TENANT = "https://sod.superoffice.test/Cust12345"
@@ -62,7 +62,7 @@ def test_a_retry_after_the_worker_died_resumes_the_same_task(so_conn, requests_m
     requests_mock.post(f"{API}/BatchTask", json=1234)
     # The first try starts the task, then dies while waiting (here: reads that keep failing).
     requests_mock.get(f"{API}/BatchTask/1234", status_code=500, json={"ErrorMessage": "down"})
-    with pytest.raises(ApiError):
+    with pytest.raises(BatchOpsError, match="Waiting for 1234 failed: GET /BatchTask/1234 returned HTTP 500"):
         operator().execute(context(store))
     assert store.data == {"batch_task_id": 1234}
     # The retry finds the id, sees the task still running, and waits for it without a second start.

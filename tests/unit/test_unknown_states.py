@@ -149,11 +149,10 @@ def _ti() -> Any:
 
 def test_stop_reads_an_unknown_state_once_more_before_deciding(superoffice_api, requests_mock):
     from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
-    from airflow_provider_batchops.operators.superoffice import stop_if_allowed
 
     reads = requests_mock.get(f"{superoffice_api}/BatchTask/9", [{"json": info("Paused")}, {"json": info("Paused")}])
     stop = requests_mock.post(f"{superoffice_api}/BatchTask/9/Stop", json=True)
-    outcome = stop_if_allowed(SuperOfficeHook(), 9)
+    outcome = SuperOfficeHook().stop_if_allowed(9)
     assert reads.call_count == 2 and stop.call_count == 0 and "'Paused' is not known" in outcome
 
 
