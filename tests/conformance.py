@@ -39,11 +39,10 @@ import types
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import openapi_check
 import pytest
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
-
-import openapi_check
 
 RULES = "waylay-rules-batch.openapi.json"
 RESOURCES = "waylay-resources-batch.openapi.json"

@@ -15,7 +15,6 @@ from urllib.parse import quote
 import jwt
 import pytest
 import requests
-from fixtures_simulator import get, run_batch_at, wait_finished
 from conformance import (
     RULES,
     assert_rejected_request,
@@ -23,6 +22,7 @@ from conformance import (
     validate_request_body,
     validate_response,
 )
+from fixtures_simulator import get, run_batch_at, wait_finished
 from openapi_check import load_spec, make_validator_class, requires_spec, spec_available
 from referencing import Registry
 from referencing.jsonschema import DRAFT4

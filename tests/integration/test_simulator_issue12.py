@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from fixtures_simulator import SSEReader, auth_headers, run_batch_at
 from conformance import RULES, validate_request_body, validate_response
+from fixtures_simulator import SSEReader, auth_headers, run_batch_at
 
 from airflow_provider_batchops.simulator import SimulatorServer, create_app
 from airflow_provider_batchops.simulator.control import CONTROL_PREFIX

@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from fixtures_simulator import Message, SSEReader, auth_headers
 from conformance import REGISTRY, assert_rejected_response, assert_rejected_schema, validate_response, validate_schema
+from fixtures_simulator import Message, SSEReader, auth_headers
 
 from airflow_provider_batchops.simulator import SimulatorServer
 

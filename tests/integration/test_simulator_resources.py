@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from fixtures_simulator import auth_headers, get, run_batch_at, wait_finished
 from conformance import (
     RESOURCES,
     assert_rejected_request,
@@ -19,6 +18,7 @@ from conformance import (
     validate_request_body,
     validate_response,
 )
+from fixtures_simulator import auth_headers, get, run_batch_at, wait_finished
 
 from airflow_provider_batchops.simulator import SimulatorConfig, SimulatorServer, create_app
 

@@ -6,13 +6,13 @@ import base64
 import time
 
 import pytest
+from conformance import RESOURCES, RULES, validate_request_body
 from conftest import AIRFLOW_VERSION, API_KEY, API_SECRET, GATEWAY, make_jwt, set_connection
-from conformance import RULES, validate_request_body
 
 from airflow_provider_batchops.core.auth import TOKEN_CACHE
 from airflow_provider_batchops.core.errors import ApiError, ConnectionConfigError
 from airflow_provider_batchops.hooks.waylay import WaylayHook, jwt_times
-from airflow_provider_batchops.models.waylay import rules_batch_body
+from airflow_provider_batchops.models.waylay import resources_delete_bodies, rules_batch_body
 
 RUNNING = {"id": "b-1", "user": "user/u", "operation": {"entity": "task", "action": "delete"}, "queueTime": 1}
 ACCEPTED = {"statusCode": 202, "uri": "/rules/v1/batch/b-1", "entity": RUNNING}
@@ -185,3 +185,20 @@ def test_request_bodies_conform(waylay_conn, token_endpoint, requests_mock, acti
     requests_mock.post(f"{GATEWAY}/rules/v1/batch", status_code=202, json=ACCEPTED)
     WaylayHook().start_rules_batch(rules_batch_body(action, **kwargs))
     validate_request_body(RULES, "post", "/rules/v1/batch", requests_mock.last_request.json())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"ids": ["pump-0001", "pump-0002"]},
+        {"ids": ["pump-0001"], "cascade": ["alarms", "measurements", "tasks"]},
+        {"ids": ["pump-0001"], "cascade": "alarms"},
+        {"ids": ["rt-1", "rt-2"], "entity": "resourcetype"},
+        {"ids": [f"r-{n}" for n in range(5)], "max_batch_size": 2},
+    ],
+)
+def test_resources_delete_bodies_conform(waylay_conn, token_endpoint, requests_mock, kwargs):
+    requests_mock.post(f"{GATEWAY}/resources/v1/batch", status_code=202, json=ACCEPTED)
+    for body in resources_delete_bodies(**kwargs):
+        WaylayHook().start_resources_delete(body)
+        validate_request_body(RESOURCES, "post", "/resources/v1/batch", requests_mock.last_request.json())
