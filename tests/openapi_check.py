@@ -53,12 +53,10 @@ def spec_available(name: str) -> bool:
     return (SPECS_DIR / name).is_file()
 
 
-def requires_spec(name: str) -> pytest.MarkDecorator:
-    """Skip a test when the named spec is not beside the checkout."""
-    return pytest.mark.skipif(
-        not spec_available(name),
-        reason=f"../shared/specs/{name} not found: conformance checks need the shared specs beside the checkout",
-    )
+def requires_spec(name: str, why: str = "") -> pytest.MarkDecorator:
+    """Skip a test when the named spec is not beside the checkout (``why`` says why no other oracle will do)."""
+    reason = f"../shared/specs/{name} not found: this check needs the shared specs beside the checkout"
+    return pytest.mark.skipif(not spec_available(name), reason=f"{reason} ({why})" if why else reason)
 
 
 @functools.cache

@@ -20,14 +20,14 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from conformance import RULES, validate_request_body, validate_response
 from fixtures_simulator import SSEReader, auth_headers, run_batch_at
-from openapi_check import requires_spec, validate_request_body, validate_response
 
 from airflow_provider_batchops.simulator import SimulatorServer, create_app
 from airflow_provider_batchops.simulator.control import CONTROL_PREFIX
 from airflow_provider_batchops.simulator.waylay_rules import ACTIONS
 
-SPEC = "waylay-rules-batch.openapi.json"
+SPEC = RULES
 BATCH = "/rules/v1/batch"
 TIMEOUT = 5
 REPO = Path(__file__).resolve().parents[2]
@@ -185,7 +185,6 @@ def test_action_parameters_are_still_checked_before_the_query_constraint(sim: Si
     assert response.status_code == 400 and response.json()["error"].startswith("/actionParameters <- ")
 
 
-@requires_spec(SPEC)
 def test_the_refused_bodies_follow_the_spec_and_the_answer_is_its_400(sim: SimulatorServer) -> None:
     """The spec accepts these bodies (every BatchQuery field is optional): the refusal is the simulator's reading."""
     queries: list[dict[str, Any]] = [{"tags": {}}, {"status": "stopped", "tags": {}}]

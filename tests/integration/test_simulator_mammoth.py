@@ -10,8 +10,15 @@ from typing import Any
 
 import pytest
 import requests
-from jsonschema import ValidationError
-from openapi_check import load_spec, requires_spec, validate_request_body, validate_response
+from conformance import (
+    MAMMOTH,
+    NO_MAMMOTH_MODEL,
+    assert_rejected_request,
+    assert_rejected_response,
+    validate_request_body,
+    validate_response,
+)
+from openapi_check import load_spec, requires_spec
 
 from airflow_provider_batchops.simulator import (
     MAMMOTH_API_KEY,
@@ -22,7 +29,7 @@ from airflow_provider_batchops.simulator import (
 )
 from airflow_provider_batchops.simulator.__main__ import build_parser, main
 
-SPEC = "mammoth-batches-jobs.openapi.json"
+SPEC = MAMMOTH
 API = "/api/v2"
 WS, PROJECT, TARGET, SOURCE = 4, 1020, 3453, 3460
 BATCHES_T = "/workspaces/{workspace_id}/projects/{project_id}/datasets/{dataset_id}/batches"
@@ -926,20 +933,20 @@ def test_the_cli_describes_the_mammoth_emulation() -> None:
     assert refused.value.code == 2
 
 
-# --- conformance with the Mammoth spec ---------------------------------------------------------------
+# --- conformance: mammoth-io's models (jobs, acks) and the spec when present ---------------------------
+# mammoth-io models the job acknowledgement and the job bodies only; the batch bodies (create and patch
+# requests, list and detail answers, 400 errors) have no model there, so those checks need the spec
+# (../shared/specs) and skip without it. See tests/conformance.py.
+
+CREATE_BODIES = [
+    create_body(),
+    create_body(by_name(("amount", "amount", "NUMERIC")), new_ds_details={"name": "combined"}),
+    create_body(validate_only=True, delete_source_ds=True),
+]
 
 
-@requires_spec(SPEC)
-@pytest.mark.parametrize(
-    "body",
-    [
-        create_body(),
-        create_body(by_name(("amount", "amount", "NUMERIC")), new_ds_details={"name": "combined"}),
-        create_body(validate_only=True, delete_source_ds=True),
-    ],
-)
-def test_create_bodies_and_acks_conform(mm: SimulatorServer, body: dict[str, Any]) -> None:
-    validate_request_body(SPEC, "POST", BATCHES_T, body)
+@pytest.mark.parametrize("body", CREATE_BODIES)
+def test_create_acks_conform(mm: SimulatorServer, body: dict[str, Any]) -> None:
     response = api(mm, "POST", batches_path(), body=body)
     assert response.status_code == 200
     validate_response(SPEC, "POST", BATCHES_T, 200, response.json())
@@ -947,7 +954,15 @@ def test_create_bodies_and_acks_conform(mm: SimulatorServer, body: dict[str, Any
         assert wait_job(mm, response.json()["job_id"])["status"] == "success"
 
 
-@requires_spec(SPEC)
+@requires_spec(SPEC, why=NO_MAMMOTH_MODEL)
+@pytest.mark.parametrize(("method", "body"), [*(("POST", body) for body in CREATE_BODIES),
+                                              ("PATCH", patch_body([101], [102]))])
+def test_create_and_patch_bodies_conform(mm: SimulatorServer, method: str, body: dict[str, Any]) -> None:
+    validate_request_body(SPEC, method, BATCHES_T, body)
+    assert api(mm, method, batches_path(), body=body).status_code in (200, 202)
+
+
+@requires_spec(SPEC, why=NO_MAMMOTH_MODEL)
 @pytest.mark.parametrize("fields", ["__min", "__standard", "__full", "id,source,description"])
 def test_list_and_get_responses_conform(mm: SimulatorServer, fields: str) -> None:
     wait_job(mm, started_job(api(mm, "POST", batches_path(), body=create_body()), 200))  # a datasource batch
@@ -964,13 +979,10 @@ def test_list_and_get_responses_conform(mm: SimulatorServer, fields: str) -> Non
         validate_response(SPEC, "GET", BATCH_T, 200, one.json())
 
 
-@requires_spec(SPEC)
-def test_write_requests_acks_and_job_bodies_conform(mm: SimulatorServer) -> None:
+def test_write_acks_and_job_bodies_conform(mm: SimulatorServer) -> None:
     locked = bulk(mm, 1, name_prefix="locked")[0]
-    patch = patch_body([101], [102])
-    validate_request_body(SPEC, "PATCH", BATCHES_T, patch)
     calls = [
-        ("PATCH", BATCHES_T, api(mm, "PATCH", batches_path(), body=patch)),
+        ("PATCH", BATCHES_T, api(mm, "PATCH", batches_path(), body=patch_body([101], [102]))),
         ("DELETE", BATCHES_T, delete_ids(mm, [103, 104])),
         ("DELETE", BATCHES_T, delete_ids(mm, [999999])),
         ("DELETE", BATCH_T, api(mm, "DELETE", f"{batches_path()}/{locked}")),
@@ -993,7 +1005,6 @@ def test_write_requests_acks_and_job_bodies_conform(mm: SimulatorServer) -> None
     validate_response(SPEC, "GET", JOBS_T, 200, listed)
 
 
-@requires_spec(SPEC)
 @pytest.mark.parametrize(
     ("method", "template", "path", "params", "body"),
     [
@@ -1012,12 +1023,12 @@ def test_400_bodies_conform(mm: SimulatorServer, method: str, template: str, pat
                             body: Any) -> None:
     response = api(mm, method, path, params=params, body=body)
     assert response.status_code == 400
-    validate_response(SPEC, method, template, 400, response.json())
+    validate_response(SPEC, method, template, 400, response.json())  # skips for batch routes without the spec
     # The job routes document their 400 without a body schema: the shape is the same as elsewhere.
     assert set(response.json()) == {"status_code", "detail", "extra"}
 
 
-@requires_spec(SPEC)
+@requires_spec(SPEC, why="the examples are the spec's own")
 def test_the_spec_examples_are_accepted() -> None:
     schemas = load_spec(SPEC)["components"]["schemas"]
     for example in schemas["BatchesPostRequest"]["examples"]:
@@ -1028,7 +1039,7 @@ def test_the_spec_examples_are_accepted() -> None:
         validate_response(SPEC, "GET", JOBS_T, 200, example)
 
 
-@requires_spec(SPEC)
+@requires_spec(SPEC, why=NO_MAMMOTH_MODEL)
 @pytest.mark.parametrize(
     ("method", "template", "body"),
     [
@@ -1040,12 +1051,10 @@ def test_the_spec_examples_are_accepted() -> None:
         ("PATCH", BATCHES_T, patch_body(["1"])),
     ],
 )
-def test_openapi_check_rejects_bad_mammoth_requests(method: str, template: str, body: Any) -> None:
-    with pytest.raises(ValidationError):
-        validate_request_body(SPEC, method, template, body)
+def test_the_oracles_reject_bad_mammoth_requests(method: str, template: str, body: Any) -> None:
+    assert_rejected_request(SPEC, method, template, body)
 
 
-@requires_spec(SPEC)
 @pytest.mark.parametrize(
     ("method", "template", "status", "body"),
     [
@@ -1062,6 +1071,5 @@ def test_openapi_check_rejects_bad_mammoth_requests(method: str, template: str, 
         ("GET", BATCH_T, 404, {"status_code": 404, "detail": "undocumented status"}),
     ],
 )
-def test_openapi_check_rejects_bad_mammoth_responses(method: str, template: str, status: int, body: Any) -> None:
-    with pytest.raises(ValidationError):
-        validate_response(SPEC, method, template, status, body)
+def test_the_oracles_reject_bad_mammoth_responses(method: str, template: str, status: int, body: Any) -> None:
+    assert_rejected_response(SPEC, method, template, status, body)  # skips for batch bodies without the spec

@@ -7,7 +7,9 @@ from unittest.mock import MagicMock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conformance import MAMMOTH, MAMMOTH_BATCHES, NO_MAMMOTH_MODEL, validate_request_body, validate_response
 from conftest import AIRFLOW_VERSION, set_connection
+from openapi_check import requires_spec
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import (
@@ -390,3 +392,35 @@ def test_sensor_pokes_and_returns_the_jobs(mm_conn, requests_mock):
     sensor = MammothJobSensor(task_id="s", job_id="3")
     result = sensor.poke(ctx())
     assert result.is_done and result.xcom_value["jobs"][0]["status"] == "success"
+
+
+# -- conformance of the bodies sent and the answers read ---------------------------------------------
+@requires_spec(MAMMOTH, why=NO_MAMMOTH_MODEL)
+@pytest.mark.parametrize(
+    ("operator", "kwargs"),
+    [
+        (MammothCreateBatchOperator, {"source_id": 3460, "mapping": [
+            {"source_c_name": "a", "destination_c_name": "a", "expected_destination_c_type": "TEXT"}]}),
+        (MammothCreateBatchOperator, {"source_id": 3460, "validate_only": True, "delete_source_ds": True,
+                                      "new_ds_details": {"name": "combined"}, "mapping": [
+            {"source_c_id": "c_a", "destination_c_id": "c_b", "expected_destination_c_type": "NUMERIC"}]}),
+        (MammothUpdateBatchesOperator, {"suspend": [17]}),
+        (MammothUpdateBatchesOperator, {"suspend": [17, 18], "restore": [12]}),
+        (MammothUpdateBatchesOperator, {"restore": [12]}),
+    ],
+)
+def test_create_and_patch_bodies_conform(mm_conn, requests_mock, operator, kwargs):
+    ack = {"status_code": 202, "job_id": None, "failure_reason": None}
+    requests_mock.post(DS, json=ack)
+    requests_mock.patch(DS, status_code=202, json=ack)
+    operator(task_id="t", **WHERE, **kwargs).execute(ctx())
+    sent = requests_mock.request_history[0]
+    validate_request_body(MAMMOTH, sent.method, MAMMOTH_BATCHES, sent.json())
+
+
+def test_the_job_bodies_read_in_these_tests_conform():
+    ack = {"status_code": 200, "job_id": 5821, "failure_reason": None}
+    validate_response(MAMMOTH, "POST", MAMMOTH_BATCHES, 200, ack)
+    for status in ("processing", "success", "failure", "error"):
+        validate_response(MAMMOTH, "GET", "/jobs/{job_id}", 200, {"job": job(1, status)})
+    validate_response(MAMMOTH, "GET", "/jobs", 200, {"jobs": [job(1, "processing"), job(2, "success", {"a": 1})]})

@@ -6,13 +6,13 @@ import base64
 import time
 
 import pytest
+from conformance import RESOURCES, RULES, validate_request_body
 from conftest import AIRFLOW_VERSION, API_KEY, API_SECRET, GATEWAY, make_jwt, set_connection
-from openapi_check import requires_spec, validate_request_body
 
 from airflow_provider_batchops.core.auth import TOKEN_CACHE
 from airflow_provider_batchops.core.errors import ApiError, ConnectionConfigError
 from airflow_provider_batchops.hooks.waylay import WaylayHook, jwt_times
-from airflow_provider_batchops.models.waylay import rules_batch_body
+from airflow_provider_batchops.models.waylay import resources_delete_bodies, rules_batch_body
 
 RUNNING = {"id": "b-1", "user": "user/u", "operation": {"entity": "task", "action": "delete"}, "queueTime": 1}
 ACCEPTED = {"statusCode": 202, "uri": "/rules/v1/batch/b-1", "entity": RUNNING}
@@ -165,12 +165,13 @@ def test_jwt_times():
     assert jwt_times("not-a-jwt") == (None, None)
 
 
-@requires_spec("waylay-rules-batch.openapi.json")
 @pytest.mark.parametrize(
     ("action", "kwargs"),
     [
         ("delete", {"query": {"type": "onetime", "status": "stopped", "finished_before": 1648738809733}}),
         ("stop", {"ids": ["t-1", "t-2"]}),
+        ("start", {"ids": ["t-1"]}),
+        ("restart", {"query": {"status": "failed", "type": "reactive"}}),
         ("stopAndDelete", {"query": {"tags": {"site": "plant-7"}, "plugin": "mySensor:1.0.3"}}),
         ("updatePlugins", {"ids": ["t-1"], "action_parameters": {"name": "mySensor", "from_version": "any",
                                                                   "to_version": "2.3.4"}}),
@@ -180,8 +181,24 @@ def test_jwt_times():
                               "resource": "r"}}),
     ],
 )
-def test_request_bodies_conform_to_the_spec(waylay_conn, token_endpoint, requests_mock, action, kwargs):
+def test_request_bodies_conform(waylay_conn, token_endpoint, requests_mock, action, kwargs):
     requests_mock.post(f"{GATEWAY}/rules/v1/batch", status_code=202, json=ACCEPTED)
     WaylayHook().start_rules_batch(rules_batch_body(action, **kwargs))
-    validate_request_body("waylay-rules-batch.openapi.json", "post", "/rules/v1/batch",
-                          requests_mock.last_request.json())
+    validate_request_body(RULES, "post", "/rules/v1/batch", requests_mock.last_request.json())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"ids": ["pump-0001", "pump-0002"]},
+        {"ids": ["pump-0001"], "cascade": ["alarms", "measurements", "tasks"]},
+        {"ids": ["pump-0001"], "cascade": "alarms"},
+        {"ids": ["rt-1", "rt-2"], "entity": "resourcetype"},
+        {"ids": [f"r-{n}" for n in range(5)], "max_batch_size": 2},
+    ],
+)
+def test_resources_delete_bodies_conform(waylay_conn, token_endpoint, requests_mock, kwargs):
+    requests_mock.post(f"{GATEWAY}/resources/v1/batch", status_code=202, json=ACCEPTED)
+    for body in resources_delete_bodies(**kwargs):
+        WaylayHook().start_resources_delete(body)
+        validate_request_body(RESOURCES, "post", "/resources/v1/batch", requests_mock.last_request.json())
