@@ -14,7 +14,7 @@ import uvicorn
 from .app import SimState, SimulatorConfig, create_app
 from .client import SimulatorClient
 from .faults import FaultRule
-from .registry_jobs import parse_job_spec
+from .waylay.registry_jobs import parse_job_spec
 
 
 def is_loopback(host: str) -> bool:

@@ -285,16 +285,16 @@ def test_the_seeded_store_is_deterministic() -> None:
     config = SimulatorConfig(seed=7, tasks=50)
     first = create_app(config).state.sim
     second = create_app(config).state.sim
-    second.started_ms = first.started_ms
+    second.waylay.started_ms = first.waylay.started_ms
     second.waylay.reseed()
     assert first.waylay.tasks == second.waylay.tasks
     tasks = list(first.waylay.tasks.values())
     assert len(tasks) == 50 and len({t["id"] for t in tasks}) == 50
     assert {t["type"] for t in tasks} == {"scheduled", "periodic", "onetime", "reactive"}
     assert {t["status"] for t in tasks} == {"running", "pending", "stopped", "failed"}
-    assert all(first.started_ms - 120 * DAY_MS <= t["createdTime"] <= first.started_ms for t in tasks)
+    assert all(first.waylay.started_ms - 120 * DAY_MS <= t["createdTime"] <= first.waylay.started_ms for t in tasks)
     assert all(("finishedTime" in t) == (t["status"] in ("stopped", "failed")) for t in tasks)
-    assert all(t["createdTime"] <= t.get("finishedTime", t["createdTime"]) <= first.started_ms for t in tasks)
+    assert all(t["createdTime"] <= t.get("finishedTime", t["createdTime"]) <= first.waylay.started_ms for t in tasks)
     other = create_app(SimulatorConfig(seed=8, tasks=50)).state.sim
     assert set(other.waylay.tasks) != set(first.waylay.tasks)
 

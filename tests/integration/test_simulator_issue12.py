@@ -25,7 +25,7 @@ from openapi_check import requires_spec, validate_request_body, validate_respons
 
 from airflow_provider_batchops.simulator import SimulatorServer, create_app
 from airflow_provider_batchops.simulator.control import CONTROL_PREFIX
-from airflow_provider_batchops.simulator.waylay_rules import ACTIONS
+from airflow_provider_batchops.simulator.waylay.rules import ACTIONS
 
 SPEC = "waylay-rules-batch.openapi.json"
 BATCH = "/rules/v1/batch"
