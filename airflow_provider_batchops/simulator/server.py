@@ -14,7 +14,6 @@ import uvicorn
 from .app import SimState, SimulatorConfig, create_app
 from .client import SimulatorClient
 from .faults import FaultRule
-from .waylay.registry_jobs import parse_job_spec
 
 
 def is_loopback(host: str) -> bool:
@@ -179,7 +178,7 @@ class SimulatorServer:
 
     def create_job(self, **spec: Any) -> dict[str, Any]:
         """Create a registry job (fields as for ``POST /_sim/registry/jobs``); return ``{type, id, children}``."""
-        return self.app_state.waylay.registry.create(parse_job_spec(spec)).reference()
+        return self.app_state.waylay.create_job(spec)
 
     def release_job(self, job_type: str, job_id: str) -> dict[str, Any]:
         """Let a job created with ``hold=True`` run from now; return ``{type, id, children}``."""

@@ -62,7 +62,7 @@ class Setting:
 class Service:
     """One simulated service. Subclasses set the class attributes and implement :meth:`reset`."""
 
-    #: Short name; the application's state exposes the service's state under it (``sim.waylay``).
+    #: Short name; the application's state exposes the service's state under it as an attribute.
     name: str = ""
     #: API routers.
     routers: Sequence[APIRouter] = ()

@@ -3,8 +3,8 @@
 A service pushes an item with the moment it is due (a batch that finishes, a job state that is
 reached); whoever reads the store first pops every item whose moment has passed, in time order
 (items due at the same moment keep the order they were pushed in), and applies it. Nothing runs
-in the background unless a service asks for it (the registry's event streams do, see
-:meth:`DueQueue.next_due`).
+in the background unless a service asks for it (a service whose event streams must see changes
+without a request wakes itself at :meth:`DueQueue.next_due`).
 """
 
 from __future__ import annotations

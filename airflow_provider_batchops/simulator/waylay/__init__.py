@@ -18,6 +18,7 @@ from ..service import Service, Setting
 from . import auth, control, registry, resources, rules
 from .auth import TokenIssuer, WaylayError
 from .batch import BatchQueue
+from .registry_jobs import parse_job_spec
 from .registry_state import JobRegistry
 from .resources import ResourcesService
 from .rules import RulesService
@@ -80,6 +81,10 @@ class WaylayState:
     def list_tasks(self) -> list[JsonDict]:
         """Copies of the current rules tasks."""
         return self.rules.list_tasks()
+
+    def create_job(self, spec: Mapping[str, Any]) -> JsonDict:
+        """Create a registry job (fields as for ``POST /_sim/registry/jobs``); ``{type, id, children}``."""
+        return self.registry.create(parse_job_spec(dict(spec))).reference()
 
 
 def _fail_ratio(value: float) -> str | None:
