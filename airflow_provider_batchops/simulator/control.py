@@ -20,7 +20,19 @@ from .service import unbound
 if TYPE_CHECKING:
     from .app import SimState
 
-__all__ = ["CONTROL_PREFIX", "router", "simulator"]
+__all__ = ["CONTROL_PREFIX", "HELP", "router", "simulator"]
+
+#: The generic control routes as ``--help`` lists them: (method, path, what it does).
+HELP: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/_sim/health", 'liveness check: {"ok": true}'),
+    ("GET", "/_sim/counters", "API requests per route key and per route key + status since the last reset"),
+    ("POST", "/_sim/reset", 'clear counters and faults; with {"state": true} also the stores and settings'),
+    ("GET", "/_sim/faults", "the active fault rules"),
+    ("POST", "/_sim/faults", "add a fault rule (fields below); answers the rule with its id"),
+    ("DELETE", "/_sim/faults", "remove every fault rule"),
+    ("GET", "/_sim/config", "the current settings (without the API secret)"),
+    ("POST", "/_sim/config", "change run-time settings (names below), e.g. {\"batch_delay\": 0.5}"),
+)
 
 
 def simulator() -> SimState:

@@ -70,6 +70,8 @@ class Service:
     control_routers: Sequence[APIRouter] = ()
     #: Run-time settings the service reads.
     settings: Sequence[Setting] = ()
+    #: The service's control routes as ``--help`` lists them: (method, path, what it does).
+    control_help: Sequence[tuple[str, str, str]] = ()
     #: Route keys (``"GET /path/{param}"``) that answer with an event stream (they take ``cut`` faults).
     streaming_routes: frozenset[str] = frozenset()
     #: The body of an injected ``malformed`` fault: truncated JSON in the API's shape.

@@ -106,6 +106,14 @@ def test_every_service_declares_its_parts_and_its_settings_are_distinct() -> Non
         assert getattr(sim, service.name) is sim.services[service.name].state
 
 
+def test_every_service_documents_exactly_its_own_control_routes() -> None:
+    for service in SERVICES:
+        served = {(method, route.path) for router in service.control_routers for route in router.routes
+                  for method in getattr(route, "methods", ()) if method != "HEAD"}
+        assert {(method, path) for method, path, _ in service.control_help} == served, service.name
+        assert all(path.startswith("/_sim/") for _, path in served), service.name
+
+
 def test_an_unbound_state_dependency_says_so() -> None:
     from airflow_provider_batchops.simulator.waylay.auth import waylay_state
 

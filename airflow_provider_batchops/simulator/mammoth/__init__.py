@@ -64,6 +64,12 @@ class MammothService(Service):
     routers = (routes.router,)
     control_routers = (control.router,)
     settings = (Setting("mammoth_job_delay"),)
+    control_help = (
+        ("GET", "/_sim/mammoth/batches", "the raw store of a dataset: ?workspace_id=&project_id=&dataset_id="),
+        ("POST", "/_sim/mammoth/batches",
+         "add batches to a dataset {workspace_id, project_id, dataset_id, count, ...}"),
+        ("GET", "/_sim/mammoth/jobs", "every Mammoth job, oldest first"),
+    )
     malformed_body = b'{"status_code": 200, "job_id": <truncated'
     error_type = MammothError
 

@@ -110,6 +110,20 @@ class WaylayService(Service):
         Setting("sse_crlf", flag=True),
         Setting("sse_multiline", flag=True),
     )
+    control_help = (
+        ("POST", "/_sim/tokens/expire", "revoke every Waylay token issued so far (clients must fetch new ones)"),
+        ("GET", "/_sim/rules/tasks", "every Waylay rules task"),
+        ("POST", "/_sim/rules/tasks", "insert or replace tasks: a JSON list of objects with an id; ?replace=true"),
+        ("GET", "/_sim/resources", "every Waylay resource"),
+        ("POST", "/_sim/resources", "insert/replace resources {id, name?, resourceTypeId?, parentId?}; ?replace=true"),
+        ("GET", "/_sim/resourcetypes", "every Waylay resource type"),
+        ("POST", "/_sim/resourcetypes", "insert or replace resource types {id, name?}; ?replace=true"),
+        ("GET", "/_sim/registry/jobs", "every registry job, newest first"),
+        ("POST", "/_sim/registry/jobs",
+         "create a job {type, id?, function?, outcome?, children?, step_delay?, hold?, ...}"),
+        ("POST", "/_sim/registry/jobs/release", "let a job created with hold: true run from now: {type, id}"),
+        ("GET", "/_sim/registry/streams", "job event streams opened and open, and job events sent, since the reset"),
+    )
     streaming_routes = frozenset({registry.EVENTS_ROUTE})
     malformed_body = b'{"statusCode": 200, "uri": "/rules/v1/batch/<truncated'
     error_type = WaylayError
