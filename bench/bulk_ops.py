@@ -24,8 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from unittest.mock import MagicMock
 
-import requests
-
+from airflow_provider_batchops.simulator.client import SimulatorClient
 from bench.common import waylay_conn_json
 
 #: Credentials of the simulator's Mammoth API (airflow_provider_batchops.simulator.mammoth).
@@ -33,7 +32,7 @@ MAMMOTH_WHERE = {"workspace_id": 4, "project_id": 1020, "dataset_id": 9100}
 
 
 def _counters(url: str) -> dict[str, int]:
-    counters = requests.get(f"{url}/_sim/counters", timeout=30).json()
+    counters = SimulatorClient(url).counters()
     return {route: int(count) for route, count in counters["requests"].items()}
 
 
@@ -48,12 +47,10 @@ def mammoth_cleanup(url: str, count: int, poll_interval: float, job_delay: float
 
     os.environ["AIRFLOW_CONN_MAMMOTH_DEFAULT"] = json.dumps(
         {"conn_type": "mammoth", "host": f"{url}/api/v2", "login": MAMMOTH_API_KEY, "password": MAMMOTH_API_SECRET})
-    requests.post(f"{url}/_sim/config", json={"mammoth_job_delay": job_delay}, timeout=30).raise_for_status()
+    SimulatorClient(url).configure(mammoth_job_delay=job_delay)
     start = (datetime.now(timezone.utc) - timedelta(days=400)).isoformat()
-    seeded = requests.post(f"{url}/_sim/mammoth/batches", json={**MAMMOTH_WHERE, "count": count, "start": start,
-                                                                "step_hours": 0.5}, timeout=120)
-    seeded.raise_for_status()
-    requests.post(f"{url}/_sim/reset", json={"state": False}, timeout=30).raise_for_status()
+    SimulatorClient(url, timeout=120).add_mammoth_batches(MAMMOTH_WHERE, count=count, start=start, step_hours=0.5)
+    SimulatorClient(url).reset()
     operator = MammothBatchCleanupOperator(task_id="bench_cleanup", workspace_id=MAMMOTH_WHERE["workspace_id"],
                                            project_id=MAMMOTH_WHERE["project_id"],
                                            dataset_id=MAMMOTH_WHERE["dataset_id"], max_delete=count,
@@ -64,7 +61,7 @@ def mammoth_cleanup(url: str, count: int, poll_interval: float, job_delay: float
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     requests_by_route = _counters(url)
-    left = requests.get(f"{url}/_sim/mammoth/batches", params=MAMMOTH_WHERE, timeout=60).json()
+    left = SimulatorClient(url, timeout=60).mammoth_dataset(**MAMMOTH_WHERE)
     return {
         "count": count,
         "deleted": int(summary.get("deleted_count") or 0),
@@ -86,11 +83,11 @@ def resources_delete(url: str, count: int, poll_interval: float, batch_delay: fl
 
     os.environ["AIRFLOW_CONN_WAYLAY_DEFAULT"] = waylay_conn_json(url)
     TOKEN_CACHE.clear()
-    requests.post(f"{url}/_sim/config", json={"batch_delay": batch_delay}, timeout=30).raise_for_status()
+    SimulatorClient(url).configure(batch_delay=batch_delay)
     ids = [f"bench-resource-{n:05d}" for n in range(count)]
-    requests.post(f"{url}/_sim/resources", json=[{"id": i} for i in ids], timeout=120).raise_for_status()
-    before = {r["id"] for r in requests.get(f"{url}/_sim/resources", timeout=60).json()}
-    requests.post(f"{url}/_sim/reset", json={"state": False}, timeout=30).raise_for_status()
+    SimulatorClient(url, timeout=120).put_resources([{"id": i} for i in ids])
+    before = {r["id"] for r in SimulatorClient(url, timeout=60).resources()}
+    SimulatorClient(url).reset()
     operator = ResourcesBatchDeleteOperator(task_id="bench_delete", ids=ids, deferrable=False,
                                             poll_interval=poll_interval, durable=False)
     started = time.perf_counter()
@@ -99,7 +96,7 @@ def resources_delete(url: str, count: int, poll_interval: float, batch_delay: fl
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     requests_by_route = _counters(url)
-    after = {r["id"] for r in requests.get(f"{url}/_sim/resources", timeout=60).json()}
+    after = {r["id"] for r in SimulatorClient(url, timeout=60).resources()}
     return {
         "count": count,
         "deleted": len(set(ids) & before) - len(set(ids) & after),
@@ -124,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-delay", type=float, default=1.0, help="simulated duration of a job or batch")
     parser.add_argument("--skip-mammoth", action="store_true")
     args = parser.parse_args(argv)
-    requests.post(f"{args.sim_url}/_sim/reset", json={"state": True}, timeout=30).raise_for_status()
+    SimulatorClient(args.sim_url).reset(state=True)
     result: dict[str, Any] = {
         "resources": resources_delete(args.sim_url, args.count, args.poll_interval, args.job_delay)}
     if not args.skip_mammoth:

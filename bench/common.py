@@ -22,6 +22,8 @@ from typing import Any
 
 import requests
 
+from airflow_provider_batchops.simulator.client import SimulatorClient
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 #: The simulator's Waylay credentials (also in airflow_provider_batchops.simulator.app, which imports FastAPI).
@@ -73,6 +75,7 @@ class SimulatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.http = requests.Session()
+        self._client: SimulatorClient | None = None
 
     def start(self) -> SimulatorProcess:
         port_file = self._dir / "port"
@@ -110,19 +113,21 @@ class SimulatorProcess:
         self.stop()
 
     # -- control routes -----------------------------------------------------------------------------
-    def control(self, method: str, path: str, body: Any = None, timeout: float = 120.0) -> Any:
-        response = self.http.request(method, f"{self.url}/_sim{path}", json=body, timeout=timeout)
-        response.raise_for_status()
-        return response.json()
+    @property
+    def client(self) -> SimulatorClient:
+        """The simulator's control routes (``/_sim``)."""
+        if self._client is None or self._client.url != self.url:
+            self._client = SimulatorClient(self.url, timeout=120.0, session=self.http)
+        return self._client
 
     def counters(self) -> dict[str, Any]:
-        return self.control("GET", "/counters")  # type: ignore[no-any-return]
+        return self.client.counters()
 
     def reset(self, state: bool = False) -> None:
-        self.control("POST", "/reset", {"state": state})
+        self.client.reset(state=state)
 
     def configure(self, **settings: Any) -> dict[str, Any]:
-        return self.control("POST", "/config", settings)  # type: ignore[no-any-return]
+        return self.client.configure(settings)
 
     def token(self) -> str:
         """A Waylay token, asked for like any client would (counted by the simulator)."""

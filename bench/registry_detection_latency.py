@@ -20,17 +20,16 @@ from typing import Any
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="batchops-bench-"))
 
-import requests
 
 from airflow_provider_batchops.core.auth import TOKEN_CACHE
 from airflow_provider_batchops.simulator import SIM_API_KEY, SIM_API_SECRET, SimulatorServer
+from airflow_provider_batchops.simulator.client import SimulatorClient
 from airflow_provider_batchops.triggers.waylay import WaylayRegistryJobTrigger
 
 
 async def one_run(url: str, use_events: bool, poll_interval: float) -> float:
     spec = {"type": "build", "function": {"functionType": "plugs", "name": "bench", "version": "1.0.0"}}
-    response = await asyncio.to_thread(requests.post, f"{url}/_sim/registry/jobs", json=spec, timeout=5)
-    job = response.json()
+    job = await asyncio.to_thread(SimulatorClient(url, timeout=5).create_job, spec)
     trigger = WaylayRegistryJobTrigger(job_type="build", job_id=job["id"], use_events=use_events,
                                        poll_interval=poll_interval, max_poll_interval=poll_interval)
     events: Any = trigger.run()
@@ -56,7 +55,7 @@ def main() -> None:
     parser.add_argument("--step-delay", type=float, default=1.0)
     args = parser.parse_args()
     with SimulatorServer() as sim:
-        requests.post(f"{sim.url}/_sim/config", json={"job_step_delay": args.step_delay}, timeout=5)
+        sim.client.configure(job_step_delay=args.step_delay)
         os.environ["AIRFLOW_CONN_WAYLAY_DEFAULT"] = json.dumps(
             {"conn_type": "waylay", "host": sim.url, "login": SIM_API_KEY, "password": SIM_API_SECRET})
         TOKEN_CACHE.clear()

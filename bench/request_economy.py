@@ -24,8 +24,7 @@ import sys
 import time
 from typing import Any
 
-import requests
-
+from airflow_provider_batchops.simulator.client import SimulatorClient
 from bench.common import median, percentile, waylay_conn_json
 
 BATCH_SECONDS = 1800.0
@@ -101,13 +100,12 @@ async def _detection(url: str, waits: int, interval: float, delays: list[float])
                                 json={"clientId": "5ca1ab1e0ddba11c0ffee000",
                                       "clientSecret": "c2ltdWxhdG9yLXNlY3JldC0wMTIzNDU2"}) as resp:
             headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
-        async with session.get(f"{url}/_sim/rules/tasks") as resp:
-            task_id = (await resp.json())[0]["id"]
+        sim = SimulatorClient(url)
+        task_id = (await asyncio.to_thread(sim.tasks))[0]["id"]
 
         started: list[tuple[str, float, float]] = []
         for delay in delays[:waits]:  # one after the other: the batch delay is a simulator-wide setting
-            async with session.post(f"{url}/_sim/config", json={"batch_delay": delay}) as resp:
-                resp.raise_for_status()
+            await asyncio.to_thread(sim.configure, batch_delay=delay)
             async with session.post(f"{url}/rules/v1/batch", headers=headers,
                                     json={"entity": "task", "action": "reload", "query": {"ids": [task_id]}}) as resp:
                 entity = (await resp.json())["entity"]
@@ -150,7 +148,7 @@ def detection(url: str, waits: int, interval: float) -> dict[str, Any]:
 def registry(url: str, runs: int, poll_interval: float, step_delay: float) -> dict[str, Any]:
     from bench.registry_detection_latency import one_run
 
-    requests.post(f"{url}/_sim/config", json={"job_step_delay": step_delay}, timeout=10).raise_for_status()
+    SimulatorClient(url).configure(job_step_delay=step_delay)
 
     async def measure() -> tuple[list[float], list[float]]:
         events, polling = [], []
@@ -184,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry-step-delay", type=float, default=0.5)
     args = parser.parse_args(argv)
     os.environ["AIRFLOW_CONN_WAYLAY_DEFAULT"] = waylay_conn_json(args.sim_url)
-    requests.post(f"{args.sim_url}/_sim/reset", json={"state": True}, timeout=30).raise_for_status()
+    SimulatorClient(args.sim_url).reset(state=True)
     result = {
         "schedule": simulate_reads(args.schedule_runs),
         "detection": detection(args.sim_url, args.detection_waits, args.detection_interval),

@@ -43,6 +43,7 @@ from typing import Any
 import aiohttp
 import requests
 
+from airflow_provider_batchops.simulator.client import SimulatorClient
 from bench.common import (
     RULES_STATUS_ROUTE,
     SIM_API_KEY,
@@ -78,12 +79,6 @@ def rss_bytes() -> int:
 
 
 # -- setting up the remote work (not measured) -----------------------------------------------------------------
-def control(url: str, method: str, path: str, body: Any = None) -> Any:
-    response = requests.request(method, f"{url}/_sim{path}", json=body, timeout=60)
-    response.raise_for_status()
-    return response.json()
-
-
 async def start_remote_work(url: str, impl: str, count: int, concurrency: int = 32) -> list[str]:
     """Start ``count`` rules batches (or SuperOffice batch tasks) and return their ids."""
     async with aiohttp.ClientSession() as session:
@@ -96,8 +91,7 @@ async def start_remote_work(url: str, impl: str, count: int, concurrency: int = 
                                     json={"clientId": SIM_API_KEY, "clientSecret": SIM_API_SECRET}) as resp:
                 token = (await resp.json())["token"]
             headers = {"Authorization": f"Bearer {token}"}
-            async with session.get(f"{url}/_sim/rules/tasks") as resp:
-                task_id = (await resp.json())[0]["id"]
+            task_id = (await asyncio.to_thread(SimulatorClient(url).tasks))[0]["id"]
             path = "/rules/v1/batch"
             body = {"entity": "task", "action": "reload", "query": {"ids": [task_id]}}
         ids: list[str] = []
@@ -274,9 +268,9 @@ def run(impl: str, waits: int, url: str, poll_interval: float, batch_delay: floa
     os.environ["AIRFLOW_CONN_WAYLAY_DEFAULT"] = waylay_conn_json(url)
     os.environ["AIRFLOW_CONN_SUPEROFFICE_DEFAULT"] = json.dumps(
         {"conn_type": "superoffice", "host": url, "password": SO_TOKEN})
-    control(url, "POST", "/reset", {"state": True})
+    SimulatorClient(url).reset(state=True)
     settings = {"so_step_delay": batch_delay / 5} if impl == "superoffice" else {"batch_delay": batch_delay}
-    control(url, "POST", "/config", settings)
+    SimulatorClient(url).configure(settings)
     if impl == "superoffice":
         superoffice_token_check(url)
     if impl in ("http", "floor"):  # a token issued before the counters are reset: these do not ask for one
@@ -288,19 +282,18 @@ def run(impl: str, waits: int, url: str, poll_interval: float, batch_delay: floa
     setup_started = time.perf_counter()
     ids = asyncio.run(start_remote_work(url, impl, waits))
     make(ids[0])
-    control(url, "POST", "/reset", {"state": False})  # counters and faults only; the batches stay
+    SimulatorClient(url).reset(state=False)  # counters and faults only; the batches stay
     setup_s = time.perf_counter() - setup_started
     if impl == "http":
         # As many 404 rounds as the batches have left to run (the probe idles 1 s first).
         rounds = max(1, round((batch_delay - setup_s - 1.0) / poll_interval))
-        control(url, "POST", "/faults", {"route": RULES_STATUS_ROUTE, "kind": "status", "status": 404,
-                                         "times": waits * rounds})
+        SimulatorClient(url).add_fault(route=RULES_STATUS_ROUTE, kind="status", status=404, times=waits * rounds)
     if gc_freeze:  # not a fix: shows what the full collections of the objects imported so far cost
         gc.collect()
         gc.freeze()
     result = asyncio.run(measure(make, ids, timeout, closing=impl == "floor"))
-    counters = control(url, "GET", "/counters")
-    control(url, "DELETE", "/faults")
+    counters = SimulatorClient(url).counters()
+    SimulatorClient(url).clear_faults()
     status_route = SUPEROFFICE_STATUS_ROUTE if impl == "superoffice" else RULES_STATUS_ROUTE
     polls = int(counters["requests"].get(status_route, 0))
     result.update(

@@ -19,10 +19,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from airflow_provider_batchops.simulator.client import SimulatorClient
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".airflow-demo"
@@ -53,22 +54,6 @@ def start_simulator() -> tuple[subprocess.Popen, str]:
     sys.exit(f"The simulator did not start; see {HOME / 'simulator.log'}")
 
 
-def control(url: str, path: str, body: object) -> object:
-    """``POST`` ``body`` to a control route of the simulator; its JSON answer."""
-    request = urllib.request.Request(
-        f"{url}/_sim/{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as resp:
-        return json.load(resp)
-
-
-def read(url: str, path: str) -> dict:
-    """``GET`` a control route of the simulator; its JSON answer."""
-    with urllib.request.urlopen(f"{url}/_sim/{path}", timeout=5) as resp:
-        answer: dict = json.load(resp)
-        return answer
-
-
 @dataclass
 class Prepared:
     """The run conf of a DAG, and optionally what to do while it runs (returns notes for the summary).
@@ -80,71 +65,64 @@ class Prepared:
     during: Callable[[Callable[[], bool]], list[str]] | None = None
 
 
-def prepare_rules_cleanup(url: str) -> Prepared:
+def prepare_rules_cleanup(sim: SimulatorClient) -> Prepared:
     return Prepared({"poll_interval": 1})
 
 
-def prepare_bulk_delete(url: str) -> Prepared:
+def prepare_bulk_delete(sim: SimulatorClient) -> Prepared:
     """1,500 resources of a site; one stays the parent of a resource elsewhere, so its delete fails."""
     ids = [f"site7-sensor-{n:04d}" for n in range(1500)]
     resources = [{"id": i, "name": i, "resourceTypeId": "sensor"} for i in ids]
     resources.append({"id": "site8-gateway", "name": "site8-gateway", "resourceTypeId": "sensor",
                       "parentId": ids[0]})
-    control(url, "resources", resources)
+    sim.put_resources(resources)
     return Prepared({"resource_ids": ids, "poll_interval": 1})
 
 
-def prepare_plug_release(url: str) -> Prepared:
+def prepare_plug_release(sim: SimulatorClient) -> Prepared:
     """A verify job (with build and deploy children) that outlives the DAG's start, so it is awaited.
 
     The job is created held (queued: ``waiting-children``) and released once the deferred sensor
     follows its event stream; it then takes a state step a second (build, deploy, verify: 4 s).
     """
-    job = control(url, "registry/jobs", {
-        "type": "verify", "children": True, "hold": True, "step_delay": 1,
-        "function": {"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"},
-    })
-    assert isinstance(job, dict)
-    return Prepared({"verify_job_id": job["id"]}, during=lambda ended: release_once_followed(url, job, ended))
+    job = sim.create_job(type="verify", children=True, hold=True, step_delay=1,
+                         function={"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"})
+    return Prepared({"verify_job_id": job["id"]}, during=lambda ended: release_once_followed(sim, job, ended))
 
 
-def release_once_followed(url: str, job: dict, ended: Callable[[], bool]) -> list[str]:
+def release_once_followed(sim: SimulatorClient, job: dict, ended: Callable[[], bool]) -> list[str]:
     """Release the held ``job`` once an event stream is open (the sensor follows it); say how long that took."""
     started = time.monotonic()
-    while read(url, "registry/streams")["open"] < 1:
+    while sim.stream_stats()["open"] < 1:
         if ended() or time.monotonic() - started > HOLD_LIMIT:
-            control(url, "registry/jobs/release", {"type": job["type"], "id": job["id"]})
+            sim.release_job(job["type"], job["id"])
             return [f"the sensor did not follow the job's event stream within {time.monotonic() - started:.0f} s"]
         time.sleep(0.2)
     waited = time.monotonic() - started
-    control(url, "registry/jobs/release", {"type": job["type"], "id": job["id"]})
+    sim.release_job(job["type"], job["id"])
     return [f"verify job held queued until the deferred sensor followed its event stream "
             f"({waited:.1f} s after the DAG started), then released: 4 state steps of 1 s"]
 
 
-def prepare_superoffice_export(url: str) -> Prepared:
-    control(url, "config", {"so_step_delay": 1})
+def prepare_superoffice_export(sim: SimulatorClient) -> Prepared:
+    sim.configure(so_step_delay=1)
     return Prepared({"poll_interval": 1})
 
 
-def prepare_mammoth_cleanup(url: str) -> Prepared:
+def prepare_mammoth_cleanup(sim: SimulatorClient) -> Prepared:
     """The seeded dataset holds 40 batches over the last 200 days; delete jobs take 2 s."""
-    control(url, "config", {"mammoth_job_delay": 2})
+    sim.configure(mammoth_job_delay=2)
     return Prepared({"poll_interval": 1})
 
 
 #: Each example DAG with the step that prepares the simulator and returns the run conf.
-RUNS: dict[str, Callable[[str], Prepared]] = {
+RUNS: dict[str, Callable[[SimulatorClient], Prepared]] = {
     "waylay_rules_cleanup": prepare_rules_cleanup,
     "waylay_resources_bulk_delete": prepare_bulk_delete,
     "waylay_plug_release": prepare_plug_release,
     "superoffice_nightly_export": prepare_superoffice_export,
     "mammoth_batch_cleanup": prepare_mammoth_cleanup,
 }
-
-
-def counters(url: str) -> dict:
-    return read(url, "counters")
 
 
 def airflow_env(sim_url: str) -> dict[str, str]:
@@ -208,9 +186,9 @@ def _watch(prepared: Prepared, ended: Callable[[], bool]) -> tuple[list[str], th
     return notes, watcher
 
 
-def stream_note(url: str, before: dict, used: dict) -> str | None:
+def stream_note(sim: SimulatorClient, before: dict, used: dict) -> str | None:
     """What the registry job's event stream carried during a run, and how often the job was read."""
-    after = read(url, "registry/streams")
+    after = sim.stream_stats()
     opened = after["opened"] - before["opened"]
     if not opened:
         return None
@@ -231,15 +209,16 @@ def main() -> int:
     failures = 0
     try:
         env = airflow_env(url)
+        sim = SimulatorClient(url)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
         for dag_id, prepare in RUNS.items():
-            prepared = prepare(url)
-            before, streams = counters(url)["requests"], read(url, "registry/streams")
+            prepared = prepare(sim)
+            before, streams = sim.counters()["requests"], sim.stream_stats()
             ok, elapsed, notes = run_dag(dag_id, prepared, env)
-            after = counters(url)["requests"]
+            after = sim.counters()["requests"]
             used = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
-            stream = stream_note(url, streams, used)
+            stream = stream_note(sim, streams, used)
             notes += [stream] if stream else []
             failures += not ok
             print(f"\n{'OK ' if ok else 'FAILED'} {dag_id}  ({elapsed:.1f} s, log: {HOME / (dag_id + '.log')})")

@@ -12,35 +12,14 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from .app import RUNTIME_SETTINGS, SimulatorConfig
+from . import control
+from .app import RUNTIME_SETTINGS, SERVICES, SimulatorConfig
 from .faults import FAULT_KINDS
 from .server import SimulatorServer, is_loopback
 
 #: Every control route (method, path, what it does), as ``--help`` and the README list them.
 CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
-    ("GET", "/_sim/health", 'liveness check: {"ok": true}'),
-    ("GET", "/_sim/counters", "API requests per route key and per route key + status since the last reset"),
-    ("POST", "/_sim/reset", 'clear counters and faults; with {"state": true} also the stores and settings'),
-    ("GET", "/_sim/faults", "the active fault rules"),
-    ("POST", "/_sim/faults", "add a fault rule (fields below); answers the rule with its id"),
-    ("DELETE", "/_sim/faults", "remove every fault rule"),
-    ("POST", "/_sim/tokens/expire", "revoke every Waylay token issued so far (clients must fetch new ones)"),
-    ("GET", "/_sim/config", "the current settings (without the API secret)"),
-    ("POST", "/_sim/config", "change run-time settings (names below), e.g. {\"batch_delay\": 0.5}"),
-    ("GET", "/_sim/rules/tasks", "every Waylay rules task"),
-    ("POST", "/_sim/rules/tasks", "insert or replace tasks: a JSON list of objects with an id; ?replace=true"),
-    ("GET", "/_sim/resources", "every Waylay resource"),
-    ("POST", "/_sim/resources", "insert/replace resources {id, name?, resourceTypeId?, parentId?}; ?replace=true"),
-    ("GET", "/_sim/resourcetypes", "every Waylay resource type"),
-    ("POST", "/_sim/resourcetypes", "insert or replace resource types {id, name?}; ?replace=true"),
-    ("GET", "/_sim/registry/jobs", "every registry job, newest first"),
-    ("POST", "/_sim/registry/jobs",
-     "create a job {type, id?, function?, outcome?, children?, step_delay?, hold?, ...}"),
-    ("POST", "/_sim/registry/jobs/release", "let a job created with hold: true run from now: {type, id}"),
-    ("GET", "/_sim/registry/streams", "job event streams opened and open, and job events sent, since the reset"),
-    ("GET", "/_sim/mammoth/batches", "the raw store of a dataset: ?workspace_id=&project_id=&dataset_id="),
-    ("POST", "/_sim/mammoth/batches", "add batches to a dataset {workspace_id, project_id, dataset_id, count, ...}"),
-    ("GET", "/_sim/mammoth/jobs", "every Mammoth job, oldest first"),
+    *control.HELP, *(line for service in SERVICES for line in service.control_help)
 )
 
 _FAULT_NOTES = f"""\

@@ -1,39 +1,29 @@
-"""The simulator application: shared state, request counters, fault injection, control routes.
+"""The simulator application: start-up settings, the services, their shared state, and assembly.
 
-Services: Waylay (token, rules and resources batch, registry jobs with their event stream),
-SuperOffice BatchTask (``superoffice``) and Mammoth Analytics batches and jobs (``mammoth``, ``/api/v2``).
+:func:`create_app` builds one FastAPI application from the services (:data:`SERVICES`): their API
+routers, the generic control routes and theirs, the counting and fault middleware, one error
+handler, and the binding of each service's state dependency to this application's state.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import threading
-import time
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import control, mammoth, superoffice, waylay
-from .faults import FaultRule, FaultSet
-from .http import error
-from .waylay_registry import CUT_SCOPE_KEY
+from . import control
+from .faults import FaultSet
+from .mammoth import MammothService
+from .middleware import Counters, SimMiddleware, quiet_dropped_responses, route_owners
+from .service import ApiError, Service, Setting
+from .superoffice import SuperOfficeService
+from .waylay import WaylayService
+from .waylay.auth import SIM_API_KEY, SIM_API_SECRET
 
-#: API key accepted by the simulator (24 hex characters, like a real Waylay key).
-SIM_API_KEY = "5ca1ab1e0ddba11c0ffee000"
-#: API secret accepted by the simulator (base64 of 24 bytes).
-SIM_API_SECRET = "c2ltdWxhdG9yLXNlY3JldC0wMTIzNDU2"
-
-CONTROL_PREFIX = control.CONTROL_PREFIX
-UNMATCHED = "<unmatched>"
-#: Route keys that stream (server-sent events); only they take ``cut`` faults.
-STREAMING_ROUTES = frozenset({"GET /registry/v2/jobs/events"})
+__all__ = ["RUNTIME_SETTINGS", "SIM_API_KEY", "SIM_API_SECRET", "SimState", "SimulatorConfig", "create_app"]
 
 
 @dataclass
@@ -66,187 +56,91 @@ class SimulatorConfig:
     tenant: str = "simulator"
 
 
-NUMBER_SETTINGS = (
-    "batch_delay",
-    "token_ttl",
-    "fail_ratio",
-    "job_step_delay",
-    "sse_keepalive",
-    "so_step_delay",
-    "mammoth_job_delay",
+#: Every service, in the order their routes are matched.
+SERVICES: tuple[type[Service], ...] = (
+    WaylayService,
+    SuperOfficeService,
+    MammothService,
 )
-FLAG_SETTINGS = ("sse_crlf", "sse_multiline")
-RUNTIME_SETTINGS = NUMBER_SETTINGS + FLAG_SETTINGS
 
 
-class Counters:
-    """Requests per route key and per route key + status."""
+def _settings(services: list[type[Service]]) -> tuple[Setting, ...]:
+    declared = [setting for service in services for setting in service.settings]
+    return tuple(s for s in declared if not s.flag) + tuple(s for s in declared if s.flag)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[str, int] = {}
-        self.statuses: dict[str, int] = {}
-        self.total = 0
 
-    def hit(self, route_key: str) -> None:
-        """Count one received request."""
-        with self._lock:
-            self.requests[route_key] = self.requests.get(route_key, 0) + 1
-            self.total += 1
-
-    def status(self, route_key: str, status: int | str) -> None:
-        """Count the status the request was answered with."""
-        key = f"{route_key} {status}"
-        with self._lock:
-            self.statuses[key] = self.statuses.get(key, 0) + 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """JSON form: ``{"requests": {...}, "statuses": {...}, "total": n}``."""
-        with self._lock:
-            return {"requests": dict(self.requests), "statuses": dict(self.statuses), "total": self.total}
-
-    def clear(self) -> None:
-        """Forget every count."""
-        with self._lock:
-            self.requests.clear()
-            self.statuses.clear()
-            self.total = 0
+#: Names of the run-time settings (``POST /_sim/config``): numbers first, then flags.
+RUNTIME_SETTINGS = tuple(s.name for s in _settings(list(SERVICES)))
 
 
 class SimState:
-    """Everything the simulator keeps in memory; one instance per application."""
+    """Everything the simulator keeps in memory; one instance per application.
+
+    A service's state is an attribute named after the service (``sim.waylay``, ``sim.mammoth``).
+    """
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.initial = replace(config)
         self.config = replace(config)
-        self.started_ms = int(time.time() * 1000)
         self.counters = Counters()
         self.faults = FaultSet()
-        self.waylay = waylay.WaylayState(self)
-        self.superoffice = superoffice.SuperOfficeState(lambda: self.config.so_step_delay)
-        self.mammoth = mammoth.MammothState(lambda: self.config.seed, lambda: self.config.mammoth_job_delay)
+        self.services: dict[str, Service] = {}
+        for make in SERVICES:
+            service = make(lambda: self.config)
+            self.services[service.name] = service
+        self.settings = {s.name: s for s in _settings(list(SERVICES))}
+
+    def __getattr__(self, name: str) -> Any:
+        services = self.__dict__.get("services", {})
+        if name in services:
+            return services[name].state
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def reset(self, state: bool = False) -> None:
         """Clear counters, stream counts and faults; with ``state`` also restore the settings and re-seed."""
         self.counters.clear()
         self.faults.clear()
-        self.waylay.registry.clear_stats()
         if state:
             self.config = replace(self.initial)
-            self.waylay.reseed()
-            self.superoffice.reset()
-            self.mammoth.reseed()
+        for service in self.services.values():
+            service.reset(state)
 
     def update_config(self, changes: dict[str, Any]) -> None:
-        """Apply run-time settings; raise ``ValueError`` on a bad one. A new fail_ratio re-seeds the tasks."""
+        """Apply run-time settings; raise ``ValueError`` on a bad one (and then change none)."""
         for key, value in changes.items():
-            if key not in RUNTIME_SETTINGS:
-                raise ValueError(f"unknown setting {key}, we support {', '.join(RUNTIME_SETTINGS)}")
-            if key in FLAG_SETTINGS:
+            setting = self.settings.get(key)
+            if setting is None:
+                raise ValueError(f"unknown setting {key}, we support {', '.join(self.settings)}")
+            if setting.flag:
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be true or false")
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{key} must be a number >= 0")
-            if key == "fail_ratio" and value > 1:
-                raise ValueError("fail_ratio must be between 0 and 1")
-            if key == "sse_keepalive" and value <= 0:
-                raise ValueError("sse_keepalive must be a number > 0")
+            refused = setting.check(value) if setting.check is not None else None
+            if refused:
+                raise ValueError(refused)
         config = replace(self.config)
         for key, value in changes.items():
-            setattr(config, key, value if key in FLAG_SETTINGS else float(value))
+            setattr(config, key, value if self.settings[key].flag else float(value))
         self.config = config
-        if "fail_ratio" in changes:
-            self.waylay.rules.reseed()
+        for service in self.services.values():
+            service.settings_changed(set(changes))
 
     def public_config(self) -> dict[str, Any]:
         """Current settings, without the API secret."""
         return {f.name: getattr(self.config, f.name) for f in fields(self.config) if f.name != "api_secret"}
 
 
-class SimMiddleware:
-    """Counts API requests per route template and injects the active faults."""
-
-    def __init__(self, app: ASGIApp, sim: SimState, router: Router) -> None:
-        self.app = app
-        self.sim = sim
-        self.router = router
-
-    def route_key(self, scope: Scope) -> str:
-        """``"<METHOD> <route template>"`` for the route the request goes to."""
-        partial: BaseRoute | None = None
-        for route in self.router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return f"{scope['method']} {getattr(route, 'path_format', UNMATCHED)}"
-            if match is Match.PARTIAL and partial is None:
-                partial = route
-        template = getattr(partial, "path_format", UNMATCHED) if partial is not None else UNMATCHED
-        return f"{scope['method']} {template}"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            await self.app(scope, receive, send)
-            return
-        key = self.route_key(scope)
-        counters = self.sim.counters
-        counters.hit(key)
-        rule = self.sim.faults.take(key, streaming=key in STREAMING_ROUTES)
-        if rule is not None and rule.kind not in ("slow", "cut"):
-            await self._fault(rule, key, send)
-            return
-        if rule is not None and rule.kind == "cut":
-            scope = {**scope, CUT_SCOPE_KEY: rule.after_events}
-        elif rule is not None:
-            await asyncio.sleep(rule.delay)
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                counters.status(key, message["status"])
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
-
-    async def _fault(self, rule: FaultRule, key: str, send: Send) -> None:
-        if rule.kind == "drop":
-            # Promise more bytes than are sent, then return: the server closes the connection.
-            self.sim.counters.status(key, "dropped")
-            head = [(b"content-type", b"application/json"), (b"content-length", b"256")]
-            await send({"type": "http.response.start", "status": 200, "headers": head})
-            await send({"type": "http.response.body", "body": b'{"statusCode": 200, "re', "more_body": True})
-            return
-        if rule.kind == "malformed":
-            status, body = 200, b'{"statusCode": 200, "uri": "/rules/v1/batch/<truncated'
-        else:
-            status = rule.status
-            body = json.dumps({"statusCode": status, "error": "simulated fault"}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        retry_after = rule.retry_after_header()
-        if rule.kind == "status" and retry_after is not None:
-            headers.append((b"retry-after", retry_after.encode()))
-        self.sim.counters.status(key, status)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-class _DroppedResponseFilter(logging.Filter):
-    """Silence the server's error line for responses dropped on purpose."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("ASGI callable returned without completing response")
-
-
-def _quiet_dropped_responses() -> None:
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _DroppedResponseFilter) for f in logger.filters):
-        logger.addFilter(_DroppedResponseFilter())
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
     message = exc.detail if isinstance(exc, StarletteHTTPException) else "Internal error"
-    return error(status, str(message))
+    return ApiError(status, str(message)).response()
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
 
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
@@ -254,14 +148,19 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     sim = SimState(config or SimulatorConfig())
     app = FastAPI(title="batchops simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sim = sim
-    app.include_router(waylay.router)
-    app.include_router(superoffice.router)
-    app.include_router(mammoth.router)
+    services = list(sim.services.values())
+    for service in services:
+        for router in service.routers:
+            app.include_router(router)
     app.include_router(control.router)
-    app.include_router(mammoth.control_router)
+    for service in services:
+        for router in service.control_routers:
+            app.include_router(router)
+        app.dependency_overrides.update(service.bindings())
+    app.dependency_overrides[control.simulator] = lambda: sim
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(superoffice.SoError, superoffice.so_error_handler)
-    app.add_exception_handler(mammoth.MammothError, mammoth.mammoth_error_handler)
-    app.add_middleware(SimMiddleware, sim=sim, router=app.router)
-    _quiet_dropped_responses()
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_middleware(SimMiddleware, counters=sim.counters, faults=sim.faults, router=app.router,
+                       owners=route_owners(services))
+    quiet_dropped_responses()
     return app

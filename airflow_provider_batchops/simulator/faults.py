@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 FAULT_KINDS = ("status", "slow", "drop", "malformed", "cut")
+#: Key in the ASGI scope under which a ``cut`` fault passes its event count to a streaming route.
+CUT_SCOPE_KEY = "simulator.cut_after_events"
 #: Kinds that only apply to streaming routes (server-sent events).
 STREAM_KINDS = ("cut",)
 

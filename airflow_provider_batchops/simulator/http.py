@@ -1,4 +1,4 @@
-"""Small helpers every simulated service uses: error bodies, lenient JSON body reading, timestamps."""
+"""Small helpers every simulated service uses: control route errors, lenient JSON body reading, timestamps."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """An error in Waylay's ``ErrorResponse`` shape (``statusCode``, ``error``)."""
+    """An error of a control route: ``{"statusCode", "error"}``."""
     return JSONResponse({"statusCode": status, "error": message}, status_code=status, headers=headers)
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import uvicorn
 
 from .app import SimState, SimulatorConfig, create_app
+from .client import SimulatorClient
 from .faults import FaultRule
-from .registry_jobs import parse_job_spec
 
 
 def is_loopback(host: str) -> bool:
@@ -45,6 +45,7 @@ class SimulatorServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._client: SimulatorClient | None = None
 
     @property
     def url(self) -> str:
@@ -53,6 +54,13 @@ class SimulatorServer:
             raise RuntimeError("the simulator is not running")
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}"
+
+    @property
+    def client(self) -> SimulatorClient:
+        """A :class:`SimulatorClient` of this server's control routes (over HTTP, like any other process)."""
+        if self._client is None or self._client.url != self.url:
+            self._client = SimulatorClient(self.url)
+        return self._client
 
     @property
     def app_state(self) -> SimState:
@@ -170,7 +178,7 @@ class SimulatorServer:
 
     def create_job(self, **spec: Any) -> dict[str, Any]:
         """Create a registry job (fields as for ``POST /_sim/registry/jobs``); return ``{type, id, children}``."""
-        return self.app_state.waylay.registry.create(parse_job_spec(spec)).reference()
+        return self.app_state.waylay.create_job(spec)
 
     def release_job(self, job_type: str, job_id: str) -> dict[str, Any]:
         """Let a job created with ``hold=True`` run from now; return ``{type, id, children}``."""

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 DAY_MS = 86_400_000
@@ -43,12 +42,6 @@ def test_every_example_dag_imports_without_errors(dagbag):
             "superoffice_nightly_export", "mammoth_batch_cleanup"} <= set(dagbag.dag_ids)
 
 
-def _control(sim, method, path, body=None):
-    response = requests.request(method, f"{sim.url}/_sim/{path}", json=body, timeout=5)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
 def test_rules_cleanup_deletes_only_old_stopped_one_off_tasks(dagbag, sim_conn):
     now_ms = int(time.time() * 1000)
     old, recent = now_ms - 45 * DAY_MS, now_ms - 5 * DAY_MS
@@ -59,18 +52,18 @@ def test_rules_cleanup_deletes_only_old_stopped_one_off_tasks(dagbag, sim_conn):
         {"id": "periodic", "type": "periodic", "status": "stopped", "finishedTime": old},
         {"id": "running", "type": "onetime", "status": "running"},
     ]
-    _control(sim_conn, "POST", "reset", {"state": True})
-    _control(sim_conn, "POST", "rules/tasks", [{"name": t["id"], **t} for t in tasks])
-    _control(sim_conn, "POST", "config", {"batch_delay": 0.5})
-    before = {t["id"]: t for t in _control(sim_conn, "GET", "rules/tasks")}
+    sim_conn.client.reset(state=True)
+    sim_conn.client.put_tasks([{"name": t["id"], **t} for t in tasks])
+    sim_conn.client.configure(batch_delay=0.5)
+    before = {t["id"]: t for t in sim_conn.client.tasks()}
 
     dag = dagbag.get_dag("waylay_rules_cleanup")
     run = dag.test(run_conf={"poll_interval": 0.2})
 
     assert str(run.state) in ("success", "DagRunState.SUCCESS")
-    counters = _control(sim_conn, "GET", "counters")["requests"]
+    counters = sim_conn.client.counters()["requests"]
     assert counters["POST /rules/v1/batch"] == 1  # exactly one batch started per run
-    deleted = set(before) - {t["id"] for t in _control(sim_conn, "GET", "rules/tasks")}
+    deleted = set(before) - {t["id"] for t in sim_conn.client.tasks()}
     assert {"old-1", "old-2"} <= deleted
     assert not {"recent", "periodic", "running"} & deleted
     cutoff = now_ms - 30 * DAY_MS + 60_000  # the DAG's cutoff, with a minute's slack for the run itself
@@ -88,35 +81,34 @@ def test_resources_bulk_delete_fed_by_an_upstream_task(dagbag, sim_conn):
     ids = [f"site7-sensor-{n:04d}" for n in range(1500)]
     resources = [{"id": i, "name": i, "resourceTypeId": "sensor"} for i in ids]
     resources.append({"id": "site8-gateway", "name": "gw", "resourceTypeId": "sensor", "parentId": ids[0]})
-    _control(sim_conn, "POST", "resources", resources)
-    _control(sim_conn, "POST", "config", {"batch_delay": 0.3})
+    sim_conn.client.put_resources(resources)
+    sim_conn.client.configure(batch_delay=0.3)
 
     run = dagbag.get_dag("waylay_resources_bulk_delete").test(run_conf={"resource_ids": ids, "poll_interval": 0.2})
 
     assert _succeeded(run)  # the parent's failure is only a warning in this DAG
-    counters = _control(sim_conn, "GET", "counters")["requests"]
+    counters = sim_conn.client.counters()["requests"]
     assert counters["POST /resources/v1/batch"] == 2  # 1,500 ids at 1,000 per batch
-    left = {r["id"] for r in _control(sim_conn, "GET", "resources")}
+    left = {r["id"] for r in sim_conn.client.resources()}
     assert left & set(ids) == {ids[0]}  # still the parent of site8-gateway
 
 
 def test_plug_release_waits_for_the_verify_job_and_its_children(dagbag, sim_conn):
     # Slow enough that the job is still running when the sensor first reads it, even on a busy machine.
-    _control(sim_conn, "POST", "config", {"job_step_delay": 1.5})
-    job = _control(sim_conn, "POST", "registry/jobs", {
-        "type": "verify", "children": True, "function": {"functionType": "plugs", "name": "p", "version": "1.0.0"}})
+    sim_conn.client.configure(job_step_delay=1.5)
+    job = sim_conn.client.create_job(type="verify", children=True,
+                                     function={"functionType": "plugs", "name": "p", "version": "1.0.0"})
 
     run = dagbag.get_dag("waylay_plug_release").test(run_conf={"verify_job_id": job["id"]})
 
     assert _succeeded(run)
-    assert _control(sim_conn, "GET", "counters")["requests"]["GET /registry/v2/jobs/events"] >= 1
+    assert sim_conn.client.counters()["requests"]["GET /registry/v2/jobs/events"] >= 1
 
 
 def test_plug_release_fails_when_the_verify_job_fails(dagbag, sim_conn):
-    _control(sim_conn, "POST", "config", {"job_step_delay": 0.1})
-    job = _control(sim_conn, "POST", "registry/jobs", {
-        "type": "verify", "outcome": "failed", "failed_reason": "function not healthy after 3 attempts",
-        "function": {"functionType": "plugs", "name": "p", "version": "1.0.1"}})
+    sim_conn.client.configure(job_step_delay=0.1)
+    job = sim_conn.client.create_job(type="verify", outcome="failed", failed_reason="function not healthy after 3 attempts",
+                                     function={"functionType": "plugs", "name": "p", "version": "1.0.1"})
 
     run = dagbag.get_dag("waylay_plug_release").test(run_conf={"verify_job_id": job["id"]})
 
@@ -130,12 +122,12 @@ def test_superoffice_nightly_export_hands_the_file_on(dagbag, sim, monkeypatch):
 
     set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
                    password=SO_ACCESS_TOKEN)
-    _control(sim, "POST", "config", {"so_step_delay": 0.1})
+    sim.client.configure(so_step_delay=0.1)
 
     run = dagbag.get_dag("superoffice_nightly_export").test(run_conf={"poll_interval": 0.2})
 
     assert _succeeded(run)
-    counters = _control(sim, "GET", "counters")["requests"]
+    counters = sim.client.counters()["requests"]
     assert counters["POST /{tenant}/api/v1/BatchTask"] == 1
     assert sim.app_state.superoffice.running() == []  # nothing left running that the DAG started
 
@@ -149,8 +141,8 @@ def test_mammoth_cleanup_lists_then_deletes_old_batches_keeping_the_newest(dagba
 
     set_connection(monkeypatch, "mammoth_default", conn_type="mammoth", host=f"{sim.url}/api/v2",
                    login=MAMMOTH_API_KEY, password=MAMMOTH_API_SECRET)
-    _control(sim, "POST", "config", {"mammoth_job_delay": 0.2})
-    before = _control(sim, "GET", "mammoth/batches?workspace_id=4&project_id=1020&dataset_id=3453")["batches"]
+    sim.client.configure(mammoth_job_delay=0.2)
+    before = sim.client.mammoth_dataset(4, 1020, 3453)["batches"]
     cutoff = datetime.now(timezone.utc) - timedelta(days=90)
     old = {b["id"] for b in before if datetime.fromisoformat(b["created_at"].replace("Z", "+00:00")) < cutoff}
     assert old and len(before) - len(old) >= 5  # the seed has both, and at least 5 recent ones
@@ -158,9 +150,9 @@ def test_mammoth_cleanup_lists_then_deletes_old_batches_keeping_the_newest(dagba
     run = dagbag.get_dag("mammoth_batch_cleanup").test(run_conf={"poll_interval": 0.2})
 
     assert _succeeded(run)
-    after = {b["id"] for b in _control(sim, "GET", "mammoth/batches?workspace_id=4&project_id=1020&dataset_id=3453")
+    after = {b["id"] for b in sim.client.mammoth_dataset(4, 1020, 3453)
              ["batches"]}
     assert after == {b["id"] for b in before} - old
-    counters = _control(sim, "GET", "counters")["requests"]
+    counters = sim.client.counters()["requests"]
     deletes = [v for k, v in counters.items() if k.startswith("DELETE /api/v2/")]
     assert deletes == [1]  # one request for every old batch

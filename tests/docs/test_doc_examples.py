@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from conftest import set_connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,12 +129,6 @@ def test_every_included_dag_file_imports_without_errors(dagbags):
 
 
 # -- running the DAGs against the simulator --------------------------------------------------------
-def _control(sim, method: str, path: str, body: Any = None) -> Any:
-    response = requests.request(method, f"{sim.url}/_sim/{path}", json=body, timeout=5)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
 @pytest.fixture
 def sim_conns(sim, monkeypatch):
     """``waylay_default``, ``mammoth_default`` and ``superoffice_default`` pointing at the simulator."""
@@ -147,8 +140,7 @@ def sim_conns(sim, monkeypatch):
                    login=MAMMOTH_API_KEY, password=MAMMOTH_API_SECRET)
     set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
                    password=SO_ACCESS_TOKEN)
-    _control(sim, "POST", "config", {"batch_delay": 0.3, "job_step_delay": 0.2, "so_step_delay": 0.1,
-                                     "mammoth_job_delay": 0.3})
+    sim.client.configure(batch_delay=0.3, job_step_delay=0.2, so_step_delay=0.1, mammoth_job_delay=0.3)
     return sim
 
 
@@ -225,7 +217,7 @@ def test_waylay_plug_upgrade(dagbags, sim_conns):
     assert values["wait_for_upgrade"]["batch_id"] == values["start_upgrade"]
     assert values["wait_for_upgrade"]["action"] == "updatePlugins"
     assert values["tag_upgraded_tasks"]["action"] == "updateProperties"
-    using = [t for t in _control(sim_conns, "GET", "rules/tasks") if any(
+    using = [t for t in sim_conns.client.tasks() if any(
         p.startswith("mySensor:") for p in t.get("plugins", []))]
     assert using, "the simulator's seed has tasks with the plug"
     assert all("mySensor:2.0.1" in t["plugins"] and t["tags"].get("plugVersion") == "2.0.1" for t in using)
@@ -236,11 +228,9 @@ def test_waylay_plug_upgrade(dagbags, sim_conns):
 def test_waylay_registry_builds(dagbags, sim_conns):
     for version in ("1.4.0", "1.4.1"):
         for job_type in ("build", "deploy"):
-            _control(sim_conns, "POST", "registry/jobs", {
-                "type": job_type, "function": {"functionType": "plugs", "name": "temperatureAlarm",
-                                               "version": version}})
-    _control(sim_conns, "POST", "registry/jobs", {
-        "type": "build", "function": {"functionType": "plugs", "name": "otherPlug", "version": "1.0.0"}})
+            sim_conns.client.create_job(type=job_type, function={"functionType": "plugs", "name": "temperatureAlarm",
+                                                                 "version": version})
+    sim_conns.client.create_job(type="build", function={"functionType": "plugs", "name": "otherPlug", "version": "1.0.0"})
 
     run = run_dag(dagbags["waylay_registry_builds"], plug="temperatureAlarm")
 
@@ -250,12 +240,12 @@ def test_waylay_registry_builds(dagbags, sim_conns):
 
 
 def test_mammoth_append_batch(dagbags, sim_conns):
-    before = _control(sim_conns, "GET", "mammoth/batches?workspace_id=4&project_id=1020&dataset_id=3453")["batches"]
+    before = sim_conns.client.mammoth_dataset(4, 1020, 3453)["batches"]
 
     run = run_dag(dagbags["mammoth_append_batch"])
 
     values = return_values(run)
-    after = _control(sim_conns, "GET", "mammoth/batches?workspace_id=4&project_id=1020&dataset_id=3453")["batches"]
+    after = sim_conns.client.mammoth_dataset(4, 1020, 3453)["batches"]
     assert len(after) == len(before) + 1  # the validation created nothing, the append one batch
     assert values["new_batch_id"] in {b["id"] for b in after} - {b["id"] for b in before}
     assert values["check_mapping"]["job_ids"] == [] and values["check_mapping"]["validate_only"] is True
@@ -264,7 +254,7 @@ def test_mammoth_append_batch(dagbags, sim_conns):
 
 def test_mammoth_rollback_import(dagbags, sim_conns):
     def batches() -> dict[int, str]:
-        listed = _control(sim_conns, "GET", "mammoth/batches?workspace_id=4&project_id=1020&dataset_id=3453")
+        listed = sim_conns.client.mammoth_dataset(4, 1020, 3453)
         return {b["id"]: b["state"] for b in listed["batches"]}
 
     states = batches()
@@ -295,7 +285,7 @@ def test_superoffice_import_watch(dagbags, sim_conns):
 def test_example_dags_return_what_the_pages_show(dagbags, sim_conns):
     """The return values of the example DAGs the pages include (their behaviour: tests/dags)."""
     ids = [f"site7-sensor-{n:04d}" for n in range(1200)]
-    _control(sim_conns, "POST", "resources", [{"id": i, "name": i, "resourceTypeId": "sensor"} for i in ids]
+    sim_conns.client.put_resources([{"id": i, "name": i, "resourceTypeId": "sensor"} for i in ids]
              + [{"id": "site8-gateway", "name": "gw", "resourceTypeId": "sensor", "parentId": ids[0]}])
     run = run_dag(dagbags["waylay_resources_bulk_delete"], resource_ids=ids)
     check_samples(run, return_values(run), ["delete_resources"])
@@ -303,9 +293,8 @@ def test_example_dags_return_what_the_pages_show(dagbags, sim_conns):
     run = run_dag(dagbags["waylay_rules_cleanup"])
     check_samples(run, return_values(run), ["delete_old_one_off_tasks"])
 
-    job = _control(sim_conns, "POST", "registry/jobs", {
-        "type": "verify", "children": True,
-        "function": {"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"}})
+    job = sim_conns.client.create_job(type="verify", children=True,
+        function={"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"})
     run = run_dag(dagbags["waylay_plug_release"], verify_job_id=job["id"])
     check_samples(run, return_values(run), ["wait_for_verify_job"])
 

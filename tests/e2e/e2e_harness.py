@@ -33,6 +33,8 @@ from typing import Any
 
 import requests
 
+from airflow_provider_batchops.simulator.client import SimulatorClient
+
 HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
 #: Poll period of every bounded wait loop, seconds.
@@ -113,6 +115,7 @@ class Deployment:
         self.procs: dict[str, Proc] = {}
         self.stopped: list[Proc] = []
         self.sim_url = ""
+        self._sim: SimulatorClient | None = None
         self.api_port = 0
         self.api_url = ""
         self.fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
@@ -426,14 +429,15 @@ class Deployment:
         return result
 
     # -- simulator ---------------------------------------------------------------------------------
-    def sim(self, method: str, path: str, body: Any = None) -> Any:
-        response = requests.request(method, f"{self.sim_url}{path}", json=body, timeout=10)
-        response.raise_for_status()
-        return response.json() if response.content else None
+    @property
+    def sim(self) -> SimulatorClient:
+        """The control routes of the simulator this deployment runs."""
+        if self._sim is None or self._sim.url != self.sim_url:
+            self._sim = SimulatorClient(self.sim_url, timeout=10)
+        return self._sim
 
     def counters(self) -> dict[str, int]:
-        body = self.sim("GET", "/_sim/counters")
-        return dict(body["requests"])
+        return dict(self.sim.counters()["requests"])
 
     # -- files -------------------------------------------------------------------------------------
     def task_logs(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str]:

@@ -120,7 +120,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                                "--so-step-delay", "0.5", "--mammoth-job-delay", "1")
         deploy.start(triggerers=1)
         deploy.wait_dags(["e2e_restarts", "e2e_two_triggerers", "e2e_retry_resume", "e2e_timeouts"])
-        deploy.sim("POST", "/_sim/reset", {})  # count only what the deployment sends from now on
+        deploy.sim.reset()  # count only what the deployment sends from now on
         E2E.note(f"Deployment up (migrate, four processes healthy, DAGs parsed) in {time.monotonic() - started:.0f} s.")
         yield deploy
     finally:
@@ -129,13 +129,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 
 def sim_config(deploy: Deployment, **settings: float) -> None:
-    deploy.sim("POST", "/_sim/config", settings)
+    deploy.sim.configure(settings)
 
 
 def reset_counters(deploy: Deployment) -> None:
     """Start counting afresh (remembering the counts so far for the whole-run totals)."""
     TOTALS.update(deploy.counters())
-    deploy.sim("POST", "/_sim/reset", {})
+    deploy.sim.reset()
 
 
 def snapshot_triggers(deploy: Deployment) -> None:
@@ -155,16 +155,16 @@ def prepare_waits(deploy: Deployment, prefix: str, count: int, registry_step_del
         conf["rules"].append(rule_ids)
         conf["resources"].append(resource_ids)
         failing = n == count - 1
-        job = deploy.sim("POST", "/_sim/registry/jobs", {
-            "type": "deploy", "step_delay": registry_step_delay,
-            "function": {"functionType": "plugs", "name": f"{prefix}-plug-{n}", "version": "1.0.0"},
+        job = deploy.sim.create_job(
+            type="deploy", step_delay=registry_step_delay,
+            function={"functionType": "plugs", "name": f"{prefix}-plug-{n}", "version": "1.0.0"},
             **({"outcome": "failed", "failed_reason": FAILED_JOB_REASON} if failing else {}),
-        })
+        )
         conf["registry"].append(job["id"])
-    deploy.sim("POST", "/_sim/rules/tasks", tasks)
-    deploy.sim("POST", "/_sim/resources", resources)
-    added = deploy.sim("POST", "/_sim/mammoth/batches", {
-        "workspace_id": 4, "project_id": 1020, "dataset_id": 3453, "count": 2 * count, "name_prefix": prefix})
+    deploy.sim.put_tasks(tasks)
+    deploy.sim.put_resources(resources)
+    added = deploy.sim.add_mammoth_batches(workspace_id=4, project_id=1020, dataset_id=3453, count=2 * count,
+                                           name_prefix=prefix)
     conf["mammoth"] = [added["ids"][2 * n: 2 * n + 2] for n in range(count)]
     return conf
 
@@ -410,10 +410,9 @@ def test_c_retry_after_worker_kill_resumes_the_same_remote_work(deployment: Depl
     reset_counters(deploy)
     sim_config(deploy, batch_delay=remote, mammoth_job_delay=remote, so_step_delay=remote / 5)
     rule_ids = [f"c-rule-{k}" for k in range(3)]
-    deploy.sim("POST", "/_sim/rules/tasks", [{"id": i, "name": i, "type": "onetime", "status": "stopped"}
-                                             for i in rule_ids])
-    batches = deploy.sim("POST", "/_sim/mammoth/batches", {"workspace_id": 4, "project_id": 1020,
-                                                           "dataset_id": 3453, "count": 2, "name_prefix": "c"})
+    deploy.sim.put_tasks([{"id": i, "name": i, "type": "onetime", "status": "stopped"} for i in rule_ids])
+    batches = deploy.sim.add_mammoth_batches(workspace_id=4, project_id=1020, dataset_id=3453, count=2,
+                                             name_prefix="c")
     keys = {"rules": "batch_id", "superoffice": "batch_task_id", "mammoth": "job_ids"}
     routes = {"rules": STARTS["rules"], "superoffice": STARTS["superoffice"], "mammoth": STARTS["mammoth"]}
     started = time.monotonic()
@@ -511,8 +510,7 @@ def test_e_timeouts_while_deferred_stop_superoffice_and_say_waylay_goes_on(deplo
     reset_counters(deploy)
     sim_config(deploy, batch_delay=90, so_step_delay=30)  # far beyond the 8 s / 10 s limits
     rule_ids = [f"e-rule-{k}" for k in range(3)]
-    deploy.sim("POST", "/_sim/rules/tasks", [{"id": i, "name": i, "type": "onetime", "status": "stopped"}
-                                             for i in rule_ids])
+    deploy.sim.put_tasks([{"id": i, "name": i, "type": "onetime", "status": "stopped"} for i in rule_ids])
     started = time.monotonic()
     deploy.trigger_run(dag_id, run_id, {"rules": rule_ids})
     RUNS.append((dag_id, run_id))
@@ -526,7 +524,7 @@ def test_e_timeouts_while_deferred_stop_superoffice_and_say_waylay_goes_on(deplo
 
     tis = wait_until(f"run {run_id} finished", finished, 150, tick=1,
                      on_timeout=lambda: str({k: v["state"] for k, v in deploy.task_instances(dag_id, run_id).items()}))
-    still_there = {t["id"] for t in deploy.sim("GET", "/_sim/rules/tasks")} & set(rule_ids)
+    still_there = {t["id"] for t in deploy.sim.tasks()} & set(rule_ids)
     sim_config(deploy, batch_delay=1, so_step_delay=0.5)
 
     assert {t: ti["state"] for t, ti in tis.items()} == dict.fromkeys(tis, "failed")

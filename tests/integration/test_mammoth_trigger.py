@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import MagicMock
 
 import pytest
-import requests
 from conftest import set_connection
-from test_waylay_trigger import control, run_rebuilt
+from test_waylay_trigger import run_rebuilt
 
 from airflow_provider_batchops.core.errors import ApiError, BatchOpsError
 from airflow_provider_batchops.hooks.mammoth import MammothHook
@@ -24,16 +23,14 @@ WHERE = {"workspace_id": 4, "project_id": 1020, "dataset_id": 3453}
 def mm_sim(sim, monkeypatch):
     set_connection(monkeypatch, "mammoth_default", conn_type="mammoth", host=f"{sim.url}/api/v2",
                    login=MAMMOTH_API_KEY, password=MAMMOTH_API_SECRET, extra={"workspace_id": 4})
-    control(sim, "POST", "config", {"mammoth_job_delay": 0.1})
+    sim.client.configure(mammoth_job_delay=0.1)
     return sim
 
 
 def seed(sim, dataset_id: int, count: int, start: datetime, **extra) -> list[int]:
     body = {"workspace_id": 4, "project_id": 1020, "dataset_id": dataset_id, "count": count,
             "start": start.isoformat(), **extra}
-    response = requests.post(f"{sim.url}/_sim/mammoth/batches", json=body, timeout=30)
-    response.raise_for_status()
-    return list(response.json()["ids"])
+    return list(sim.client.add_mammoth_batches(body)["ids"])
 
 
 def ctx():
@@ -41,7 +38,7 @@ def ctx():
 
 
 def mammoth_requests(sim) -> dict[str, int]:
-    counts = control(sim, "GET", "counters")["requests"]
+    counts = sim.client.counters()["requests"]
     return {k: v for k, v in counts.items() if "/api/v2/" in k}
 
 

@@ -43,12 +43,6 @@ REPO = Path(__file__).resolve().parents[2]
 DAY_MS = 86_400_000
 
 
-def control(sim: SimulatorServer, method: str, path: str, body: Any = None) -> Any:
-    response = requests.request(method, f"{sim.url}/_sim/{path}", json=body, timeout=TIMEOUT)
-    response.raise_for_status()
-    return response.json()
-
-
 def token(sim: SimulatorServer, **extra: Any) -> str:
     response = requests.post(
         f"{sim.url}/accounts/v1/tokens",
@@ -73,12 +67,12 @@ def run_batch(sim: SimulatorServer, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed(sim: SimulatorServer, *tasks: dict[str, Any]) -> None:
-    response = requests.post(f"{sim.url}/_sim/rules/tasks?replace=true", json=list(tasks), timeout=TIMEOUT)
+    response = sim.client.call("POST", "rules/tasks", list(tasks), params={"replace": "true"})
     assert response.status_code == 200, response.text
 
 
 def task_ids(sim: SimulatorServer) -> set[str]:
-    return {task["id"] for task in control(sim, "GET", "rules/tasks")}
+    return {task["id"] for task in sim.client.tasks()}
 
 
 NOW_MS = int(time.time() * 1000)
@@ -157,14 +151,14 @@ def test_api_calls_without_valid_credentials_get_401(sim: SimulatorServer, heade
 def test_revoked_tokens_are_refused_and_new_ones_work(sim: SimulatorServer) -> None:
     headers = bearer(sim)
     assert get(sim, f"{BATCH}/x", headers).status_code == 404
-    control(sim, "POST", "tokens/expire")
+    sim.client.expire_tokens()
     refused = get(sim, f"{BATCH}/x", headers)
     assert refused.status_code == 401 and refused.json()["statusCode"] == 401
     assert get(sim, f"{BATCH}/x", bearer(sim)).status_code == 404
 
 
 def test_tokens_expire_after_their_ttl(sim: SimulatorServer) -> None:
-    control(sim, "POST", "config", {"token_ttl": 1})
+    sim.client.configure(token_ttl=1)
     raw = token(sim)
     headers = {"Authorization": f"Bearer {raw}"}
     assert get(sim, f"{BATCH}/x", headers).status_code == 404
@@ -196,7 +190,7 @@ def test_start_answers_202_with_location_and_the_operation(sim: SimulatorServer)
 
 
 def test_a_batch_runs_then_finishes_once_after_the_delay(sim: SimulatorServer) -> None:
-    control(sim, "POST", "config", {"batch_delay": 0.3})
+    sim.client.configure(batch_delay=0.3)
     headers = bearer(sim)
     started = start(sim, {"entity": "task", "action": "stop", "query": {"status": "running"}}, headers)
     uri = started.headers["Location"]
@@ -208,7 +202,7 @@ def test_a_batch_runs_then_finishes_once_after_the_delay(sim: SimulatorServer) -
     assert finished["results"]["success"] and finished["results"]["failure"] == {}
     assert all(item == {"statusCode": 200} for item in finished["results"]["success"].values())
     assert get(sim, uri, headers).json() == finished  # finished exactly once; later reads agree
-    statuses = {t["id"]: t["status"] for t in control(sim, "GET", "rules/tasks")}
+    statuses = {t["id"]: t["status"] for t in sim.client.tasks()}
     assert all(statuses[task_id] == "stopped" for task_id in finished["results"]["success"])
 
 
@@ -239,8 +233,8 @@ def test_a_fail_marker_makes_the_task_fail_and_stay(sim: SimulatorServer) -> Non
 
 
 def test_fail_ratio_marks_a_share_of_the_seeded_tasks(sim: SimulatorServer) -> None:
-    control(sim, "POST", "config", {"fail_ratio": 0.5})
-    failing = [t for t in control(sim, "GET", "rules/tasks") if "fail" in t]
+    sim.client.configure(fail_ratio=0.5)
+    failing = [t for t in sim.client.tasks() if "fail" in t]
     assert 60 <= len(failing) <= 140  # 200 tasks, half expected
     assert all(t["fail"] == {"statusCode": 409, "error": f"Task {t['id']} is locked"} for t in failing)
     result = run_batch(sim, {"entity": "task", "action": "reload", "query": {"ids": [t["id"] for t in failing]}})
@@ -277,7 +271,7 @@ def test_the_task_set_is_fixed_when_the_batch_starts(sim: SimulatorServer) -> No
     sim.put_tasks([{"id": "late", "type": "onetime", "status": "running"}])
     result = wait_finished(sim, uri, headers)
     assert set(result["results"]["success"]) == {"o-stop-new", "o-fail"}
-    assert {t["id"]: t["status"] for t in control(sim, "GET", "rules/tasks")}["late"] == "running"
+    assert {t["id"]: t["status"] for t in sim.client.tasks()}["late"] == "running"
 
 
 def test_start_and_update_actions_change_the_tasks(sim: SimulatorServer) -> None:
@@ -287,7 +281,7 @@ def test_start_and_update_actions_change_the_tasks(sim: SimulatorServer) -> None
                     "actionParameters": {"name": "mySensor", "fromVersion": "any", "toVersion": "2.3.4"}})
     run_batch(sim, {"entity": "task", "action": "updateProperties", "query": {"ids": ["p-run"]},
                     "actionParameters": {"tags": {"env": None, "rev": "58"}}})
-    tasks = {t["id"]: t for t in control(sim, "GET", "rules/tasks")}
+    tasks = {t["id"]: t for t in sim.client.tasks()}
     assert tasks["o-fail"]["status"] == "running" and "finishedTime" not in tasks["o-fail"]
     assert tasks["p-run"]["plugins"] == ["mySensor:2.3.4"]
     assert tasks["p-run"]["tags"] == {"site": "plant-7", "rev": "58"}
@@ -297,16 +291,16 @@ def test_the_seeded_store_is_deterministic() -> None:
     config = SimulatorConfig(seed=7, tasks=50)
     first = create_app(config).state.sim
     second = create_app(config).state.sim
-    second.started_ms = first.started_ms
+    second.waylay.started_ms = first.waylay.started_ms
     second.waylay.reseed()
     assert first.waylay.tasks == second.waylay.tasks
     tasks = list(first.waylay.tasks.values())
     assert len(tasks) == 50 and len({t["id"] for t in tasks}) == 50
     assert {t["type"] for t in tasks} == {"scheduled", "periodic", "onetime", "reactive"}
     assert {t["status"] for t in tasks} == {"running", "pending", "stopped", "failed"}
-    assert all(first.started_ms - 120 * DAY_MS <= t["createdTime"] <= first.started_ms for t in tasks)
+    assert all(first.waylay.started_ms - 120 * DAY_MS <= t["createdTime"] <= first.waylay.started_ms for t in tasks)
     assert all(("finishedTime" in t) == (t["status"] in ("stopped", "failed")) for t in tasks)
-    assert all(t["createdTime"] <= t.get("finishedTime", t["createdTime"]) <= first.started_ms for t in tasks)
+    assert all(t["createdTime"] <= t.get("finishedTime", t["createdTime"]) <= first.waylay.started_ms for t in tasks)
     other = create_app(SimulatorConfig(seed=8, tasks=50)).state.sim
     assert set(other.waylay.tasks) != set(first.waylay.tasks)
 
@@ -359,8 +353,8 @@ def test_counters_count_api_requests_per_route_and_status(sim: SimulatorServer) 
     get(sim, uri, headers)
     get(sim, f"{BATCH}/{quote('x/y', safe='')}", headers)
     requests.get(f"{sim.url}/nowhere", timeout=TIMEOUT)
-    control(sim, "GET", "health")
-    counters = control(sim, "GET", "counters")
+    sim.client.health()
+    counters = sim.client.counters()
     assert counters["requests"] == {
         "POST /accounts/v1/tokens": 1,
         "POST /rules/v1/batch": 1,
@@ -372,14 +366,13 @@ def test_counters_count_api_requests_per_route_and_status(sim: SimulatorServer) 
     assert counters["statuses"]["POST /rules/v1/batch 202"] == 1
     assert counters["total"] == 5
     assert sim.counters() == counters
-    control(sim, "POST", "reset")
-    assert control(sim, "GET", "counters") == {"requests": {}, "statuses": {}, "total": 0}
+    sim.client.reset()
+    assert sim.client.counters() == {"requests": {}, "statuses": {}, "total": 0}
 
 
 def test_a_status_fault_answers_with_retry_after_a_limited_number_of_times(sim: SimulatorServer) -> None:
     headers = bearer(sim)
-    rule = control(sim, "POST", "faults",
-                   {"route": GET_BATCH, "kind": "status", "status": 503, "retry_after": 1, "times": 2})
+    rule = sim.client.add_fault(route=GET_BATCH, kind="status", status=503, retry_after=1, times=2)
     assert rule["times"] == 2 and rule["id"]
     for _ in range(2):
         response = get(sim, f"{BATCH}/x", headers)
@@ -391,7 +384,7 @@ def test_a_status_fault_answers_with_retry_after_a_limited_number_of_times(sim: 
     counters = sim.counters()
     assert counters["requests"][GET_BATCH] == 3
     assert counters["statuses"][f"{GET_BATCH} 503"] == 2
-    assert control(sim, "GET", "faults") == []
+    assert sim.client.faults() == []
 
 
 def test_a_fault_without_times_stays_until_cleared(sim: SimulatorServer) -> None:
@@ -444,10 +437,10 @@ def test_invalid_faults_are_refused(sim: SimulatorServer, fault: dict[str, Any])
 def test_reset_with_state_restores_settings_and_tasks(sim: SimulatorServer) -> None:
     before = task_ids(sim)
     seed(sim, *KNOWN_TASKS)
-    control(sim, "POST", "config", {"batch_delay": 9})
-    control(sim, "POST", "reset", {"state": True})
+    sim.client.configure(batch_delay=9)
+    sim.client.reset(state=True)
     assert task_ids(sim) == before and len(before) == 200
-    assert control(sim, "GET", "config")["batch_delay"] == 0.2
+    assert sim.client.config()["batch_delay"] == 0.2
 
 
 # --- conformance: the vendor's models (and the spec when present) ------------------------------------------------
@@ -461,7 +454,7 @@ def test_the_202_body_conforms(sim: SimulatorServer) -> None:
 
 
 def test_running_and_finished_bodies_conform(sim: SimulatorServer) -> None:
-    control(sim, "POST", "config", {"batch_delay": 0.3})
+    sim.client.configure(batch_delay=0.3)
     seed(sim, *KNOWN_TASKS, {**KNOWN_TASKS[0], "id": "locked", "fail": {"statusCode": 409, "error": "locked"}})
     headers = bearer(sim)
     uri = start(sim, {"entity": "task", "action": "delete", "query": {"ids": ["p-run", "locked", "ghost"]}},

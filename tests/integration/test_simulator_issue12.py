@@ -25,7 +25,7 @@ from fixtures_simulator import SSEReader, auth_headers, run_batch_at
 
 from airflow_provider_batchops.simulator import SimulatorServer, create_app
 from airflow_provider_batchops.simulator.control import CONTROL_PREFIX
-from airflow_provider_batchops.simulator.waylay_rules import ACTIONS
+from airflow_provider_batchops.simulator.waylay.rules import ACTIONS
 
 SPEC = RULES
 BATCH = "/rules/v1/batch"
@@ -249,10 +249,6 @@ def test_the_readme_lists_every_control_route(method: str, path: str) -> None:
 # --- 4. a held registry job, and the stream counts ----------------------------------------------
 
 
-def _control(sim: SimulatorServer, method: str, path: str, json: Any = None) -> requests.Response:
-    return requests.request(method, f"{sim.url}/_sim/{path}", json=json, timeout=TIMEOUT)
-
-
 def _job_state(sim: SimulatorServer, job_type: str, job_id: str) -> str:
     url = f"{sim.url}/registry/v2/jobs/{job_type}/{quote(job_id, safe='')}"
     response = requests.get(url, headers=auth_headers(sim), timeout=TIMEOUT)
@@ -260,7 +256,7 @@ def _job_state(sim: SimulatorServer, job_type: str, job_id: str) -> str:
 
 
 def test_a_held_job_stays_queued_until_released_then_its_events_are_streamed(sim: SimulatorServer) -> None:
-    created = _control(sim, "POST", "registry/jobs", {"type": "verify", "children": True, "hold": True,
+    created = sim.client.call("POST", "registry/jobs", {"type": "verify", "children": True, "hold": True,
                                                       "step_delay": 0.1})
     assert created.status_code == 201, created.text
     job = created.json()
@@ -273,25 +269,25 @@ def test_a_held_job_stays_queued_until_released_then_its_events_are_streamed(sim
                       stream=True, timeout=TIMEOUT) as stream:
         reader = SSEReader(stream)
         assert [m.event for m in reader.events(1)] == ["ack"]
-        assert _control(sim, "GET", "registry/streams").json() == {"opened": 1, "open": 1, "job_events_sent": 0}
-        released = _control(sim, "POST", "registry/jobs/release", {"type": "verify", "id": job["id"]})
+        assert sim.client.call("GET", "registry/streams").json() == {"opened": 1, "open": 1, "job_events_sent": 0}
+        released = sim.client.call("POST", "registry/jobs/release", {"type": "verify", "id": job["id"]})
         assert released.status_code == 200 and released.json()["id"] == job["id"]
         events = [m.event for m in reader.events(10)]
     assert events == ["active", "completed", "active", "completed", "active", "completed", "close"]
     assert _job_state(sim, "verify", job["id"]) == "completed"
-    stats = _control(sim, "GET", "registry/streams").json()
+    stats = sim.client.call("GET", "registry/streams").json()
     assert stats["opened"] == 1 and stats["job_events_sent"] == 6
-    _control(sim, "POST", "reset")
-    assert _control(sim, "GET", "registry/streams").json()["job_events_sent"] == 0
+    sim.client.call("POST", "reset")
+    assert sim.client.call("GET", "registry/streams").json()["job_events_sent"] == 0
 
 
 def test_release_refuses_unknown_jobs_jobs_not_held_and_bad_bodies(sim: SimulatorServer) -> None:
     running = sim.create_job(type="build")
-    assert _control(sim, "POST", "registry/jobs/release", {"type": "build", "id": "nope"}).status_code == 404
-    not_held = _control(sim, "POST", "registry/jobs/release", {"type": "build", "id": running["id"]})
+    assert sim.client.call("POST", "registry/jobs/release", {"type": "build", "id": "nope"}).status_code == 404
+    not_held = sim.client.call("POST", "registry/jobs/release", {"type": "build", "id": running["id"]})
     assert not_held.status_code == 409 and "not held" in not_held.json()["error"]
-    assert _control(sim, "POST", "registry/jobs/release", ["build"]).status_code == 400
-    bad_hold = _control(sim, "POST", "registry/jobs", {"type": "build", "hold": "yes"})
+    assert sim.client.call("POST", "registry/jobs/release", ["build"]).status_code == 400
+    bad_hold = sim.client.call("POST", "registry/jobs", {"type": "build", "hold": "yes"})
     assert bad_hold.status_code == 400 and "hold" in bad_hold.json()["error"]
 
 

@@ -69,7 +69,7 @@ def listing(sim: SimulatorServer, dataset: int = TARGET, **params: Any) -> dict[
 
 def raw(sim: SimulatorServer, dataset: int = TARGET, workspace: int = WS, project: int = PROJECT) -> dict[str, Any]:
     params = {"workspace_id": workspace, "project_id": project, "dataset_id": dataset}
-    response = requests.get(f"{sim.url}/_sim/mammoth/batches", params=params, timeout=TIMEOUT)
+    response = sim.client.call("GET", "mammoth/batches", params=params)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -80,7 +80,7 @@ def states(sim: SimulatorServer, dataset: int = TARGET) -> dict[int, str]:
 
 
 def sim_jobs(sim: SimulatorServer) -> list[dict[str, Any]]:
-    response = requests.get(f"{sim.url}/_sim/mammoth/jobs", timeout=TIMEOUT)
+    response = sim.client.call("GET", "mammoth/jobs")
     assert response.status_code == 200
     jobs: list[dict[str, Any]] = response.json()
     return jobs
@@ -88,7 +88,7 @@ def sim_jobs(sim: SimulatorServer) -> list[dict[str, Any]]:
 
 def bulk(sim: SimulatorServer, count: int, dataset: int = TARGET, **extra: Any) -> list[int]:
     body = {"workspace_id": WS, "project_id": PROJECT, "dataset_id": dataset, "count": count, **extra}
-    response = requests.post(f"{sim.url}/_sim/mammoth/batches", json=body, timeout=60)
+    response = sim.client.call("POST", "mammoth/batches", body)
     assert response.status_code == 201, response.text
     ids: list[int] = response.json()["ids"]
     return ids

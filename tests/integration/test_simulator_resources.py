@@ -61,9 +61,8 @@ def run_batch(sim: SimulatorServer, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def listing(sim: SimulatorServer, what: str) -> list[dict[str, Any]]:
-    response = requests.get(f"{sim.url}/_sim/{what}", timeout=TIMEOUT)
-    response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()
+    read = {"resources": sim.client.resources, "resourcetypes": sim.client.resource_types, "rules/tasks": sim.client.tasks}
+    items: list[dict[str, Any]] = read[what]()
     return items
 
 

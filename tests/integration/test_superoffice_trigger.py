@@ -6,7 +6,7 @@ import time
 
 import pytest
 from conftest import set_connection
-from test_waylay_trigger import control, run_rebuilt
+from test_waylay_trigger import run_rebuilt
 
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
 from airflow_provider_batchops.models.superoffice import batch_task_info
@@ -18,7 +18,7 @@ from airflow_provider_batchops.triggers.superoffice import SuperOfficeBatchTaskT
 def so_sim(sim, monkeypatch):
     set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
                    password=SO_ACCESS_TOKEN)
-    control(sim, "POST", "config", {"so_step_delay": 0.1})
+    sim.client.configure(so_step_delay=0.1)
     return sim
 
 
@@ -40,7 +40,7 @@ async def test_a_failed_task_reports_result_and_response(so_sim):
 
 
 async def test_on_kill_stops_a_cancellable_task(so_sim):
-    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    so_sim.client.configure(so_step_delay=5)
     task_id = start("ExportContacts")
     await SuperOfficeBatchTaskTrigger(batch_task_id=task_id).on_kill()
     info = SuperOfficeHook().get_task(task_id)
@@ -48,15 +48,15 @@ async def test_on_kill_stops_a_cancellable_task(so_sim):
 
 
 async def test_on_kill_leaves_a_task_that_cannot_be_cancelled(so_sim):
-    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    so_sim.client.configure(so_step_delay=5)
     task_id = start("LockedImport")
     await SuperOfficeBatchTaskTrigger(batch_task_id=task_id).on_kill()
     assert SuperOfficeHook().get_task(task_id)["State"] in ("New", "Aquired", "Started")
-    assert control(so_sim, "GET", "counters")["requests"].get("POST /{tenant}/api/v1/BatchTask/{task_id}/Stop", 0) == 0
+    assert so_sim.client.counters()["requests"].get("POST /{tenant}/api/v1/BatchTask/{task_id}/Stop", 0) == 0
 
 
 async def test_the_deadline_gives_a_timeout_event(so_sim):
-    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    so_sim.client.configure(so_step_delay=5)
     trigger = SuperOfficeBatchTaskTrigger(batch_task_id=start("ExportContacts"), poll_interval=1,
                                           deadline=time.time() + 0.3)
     event = await run_rebuilt(trigger)
@@ -107,7 +107,7 @@ def _placed(trigger: SuperOfficeBatchTaskTrigger, monkeypatch, state: str) -> Su
 @pytest.mark.parametrize(("state", "stopped"), [("deferred", False), ("failed", True), ("success", True)])
 async def test_on_kill_stops_only_a_task_a_user_killed(so_sim, monkeypatch, state, stopped):
     """Airflow 3.3 also calls on_kill when a trigger moves to another triggerer (apache/airflow#73454)."""
-    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    so_sim.client.configure(so_step_delay=5)
     task_id = start("ExportContacts")
     await _placed(SuperOfficeBatchTaskTrigger(batch_task_id=task_id), monkeypatch, state).on_kill()
     assert (SuperOfficeHook().get_task(task_id)["Result"] == "Stopped") is stopped
@@ -116,7 +116,7 @@ async def test_on_kill_stops_only_a_task_a_user_killed(so_sim, monkeypatch, stat
 async def test_on_kill_finishes_its_stop_through_the_triggerers_repeated_cancels(so_sim, monkeypatch):
     import asyncio
 
-    control(so_sim, "POST", "config", {"so_step_delay": 5})
+    so_sim.client.configure(so_step_delay=5)
     task_id = start("ExportContacts")
     original = SuperOfficeHook.arun
 

@@ -8,7 +8,6 @@ import json
 import time
 
 import pytest
-import requests
 
 from airflow_provider_batchops.core import http as core_http
 from airflow_provider_batchops.hooks.waylay import WaylayHook
@@ -18,14 +17,8 @@ from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger
 GET_BATCH = "GET /rules/v1/batch/{batchId}"
 
 
-def control(sim, method: str, path: str, body=None):
-    response = requests.request(method, f"{sim.url}/_sim/{path}", json=body, timeout=5)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
 def seed(sim, *ids: str, **fields):
-    control(sim, "POST", "rules/tasks", [{"id": i, "name": i, "type": "onetime", "status": "stopped", **fields}
+    sim.client.put_tasks([{"id": i, "name": i, "type": "onetime", "status": "stopped", **fields}
                                          for i in ids])
 
 
@@ -53,7 +46,7 @@ def trigger_for(batch_id: str, **kwargs) -> WaylayBatchTrigger:
 
 
 async def test_a_batch_is_followed_to_success(sim_conn):
-    control(sim_conn, "POST", "config", {"batch_delay": 0.3})
+    sim_conn.client.configure(batch_delay=0.3)
     seed(sim_conn, "t-1", "t-2")
     batch_id = start_delete(sim_conn, ["t-1", "t-2", "t-missing"])
     event = await run_rebuilt(trigger_for(batch_id))
@@ -65,7 +58,7 @@ async def test_a_batch_is_followed_to_success(sim_conn):
 
 
 async def test_success_event_when_every_item_succeeds(sim_conn):
-    control(sim_conn, "POST", "config", {"batch_delay": 0.2})
+    sim_conn.client.configure(batch_delay=0.2)
     seed(sim_conn, "ok-1")
     event = await run_rebuilt(trigger_for(start_delete(sim_conn, ["ok-1"])))
     assert event["status"] == "success"
@@ -73,7 +66,7 @@ async def test_success_event_when_every_item_succeeds(sim_conn):
 
 
 async def test_the_deadline_yields_a_timeout_event_after_a_last_read(sim_conn):
-    control(sim_conn, "POST", "config", {"batch_delay": 60})
+    sim_conn.client.configure(batch_delay=60)
     seed(sim_conn, "slow-1")
     batch_id = start_delete(sim_conn, ["slow-1"])
     started = time.monotonic()
@@ -82,34 +75,32 @@ async def test_the_deadline_yields_a_timeout_event_after_a_last_read(sim_conn):
     assert event["report"]["state"] == "running"
     assert time.monotonic() - started < 3  # the sleep was cut to the deadline
     # One read at the start, one at the deadline itself.
-    assert control(sim_conn, "GET", "counters")["requests"][GET_BATCH] == 2
+    assert sim_conn.client.counters()["requests"][GET_BATCH] == 2
 
 
 async def test_transient_faults_are_survived(sim_conn):
-    control(sim_conn, "POST", "config", {"batch_delay": 0.2})
+    sim_conn.client.configure(batch_delay=0.2)
     seed(sim_conn, "f-1")
     batch_id = start_delete(sim_conn, ["f-1"])
-    control(sim_conn, "POST", "faults", {"route": GET_BATCH, "kind": "status", "status": 503, "retry_after": 0.1,
-                                         "times": 2})
-    control(sim_conn, "POST", "faults", {"route": GET_BATCH, "kind": "drop", "times": 1})
-    control(sim_conn, "POST", "faults", {"route": GET_BATCH, "kind": "status", "status": 429, "retry_after": 0.1,
-                                         "times": 1})
+    sim_conn.client.add_fault(route=GET_BATCH, kind="status", status=503, retry_after=0.1, times=2)
+    sim_conn.client.add_fault(route=GET_BATCH, kind="drop", times=1)
+    sim_conn.client.add_fault(route=GET_BATCH, kind="status", status=429, retry_after=0.1, times=1)
     event = await run_rebuilt(trigger_for(batch_id))
     assert event["status"] == "success"
-    counters = control(sim_conn, "GET", "counters")
+    counters = sim_conn.client.counters()
     assert counters["statuses"].get(f"{GET_BATCH} 503") == 2
     assert counters["statuses"].get(f"{GET_BATCH} 429") == 1
     assert counters["requests"]["POST /rules/v1/batch"] == 1
 
 
 async def test_token_expiry_during_the_wait_is_refreshed(sim_conn):
-    control(sim_conn, "POST", "config", {"batch_delay": 0.6})
+    sim_conn.client.configure(batch_delay=0.6)
     seed(sim_conn, "e-1")
     batch_id = start_delete(sim_conn, ["e-1"])
-    control(sim_conn, "POST", "tokens/expire")
+    sim_conn.client.expire_tokens()
     event = await run_rebuilt(trigger_for(batch_id))
     assert event["status"] == "success"
-    assert control(sim_conn, "GET", "counters")["requests"]["POST /accounts/v1/tokens"] == 2
+    assert sim_conn.client.counters()["requests"]["POST /accounts/v1/tokens"] == 2
 
 
 async def test_an_unknown_batch_yields_an_error_event_naming_the_status(sim_conn):
@@ -119,7 +110,7 @@ async def test_an_unknown_batch_yields_an_error_event_naming_the_status(sim_conn
 
 
 async def test_kwargs_and_events_carry_no_secret(sim_conn):
-    control(sim_conn, "POST", "config", {"batch_delay": 0.1})
+    sim_conn.client.configure(batch_delay=0.1)
     seed(sim_conn, "s-1")
     trigger = trigger_for(start_delete(sim_conn, ["s-1"]))
     event = await run_rebuilt(trigger)
@@ -128,7 +119,7 @@ async def test_kwargs_and_events_carry_no_secret(sim_conn):
 
 
 async def test_the_shared_session_is_closed_when_the_last_trigger_ends(sim_conn):
-    control(sim_conn, "POST", "config", {"batch_delay": 0.2})
+    sim_conn.client.configure(batch_delay=0.2)
     seed(sim_conn, "p-1", "p-2", "p-3")
     triggers = [trigger_for(start_delete(sim_conn, [i])) for i in ("p-1", "p-2", "p-3")]
     events = await asyncio.gather(*(run_rebuilt(t) for t in triggers))

@@ -13,7 +13,6 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-import requests
 from conftest import set_connection
 
 from airflow_provider_batchops.core import http as core_http
@@ -26,21 +25,14 @@ MAMMOTH_WHERE = {"workspace_id": 4, "project_id": 1020, "dataset_id": 3453}
 QUICK_BACKOFF = 0.05
 
 
-def control(sim: Any, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-    """Call a ``/_sim`` control route and return its JSON answer."""
-    response = requests.request(method, f"{sim.url}/_sim/{path}", json=body, params=params, timeout=5)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
 def counters(sim: Any) -> dict[str, Any]:
     """``{"requests": {route: n}, "statuses": {"route status": n}, "total": n}`` since the last reset."""
-    result: dict[str, Any] = control(sim, "GET", "counters")
+    result: dict[str, Any] = sim.client.counters()
     return result
 
 
 def add_fault(sim: Any, route: str, **rule: Any) -> None:
-    control(sim, "POST", "faults", {"route": route, **rule})
+    sim.client.add_fault(route=route, **rule)
 
 
 def context(start_date: Any = None) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from reliability_sim import (
     closed_loopback_port,
     connect_all,
     context,
-    control,
     counters,
     quick_retry,  # noqa: F401 - a fixture, used by name
     short,
@@ -364,7 +363,7 @@ def test_bad_input_is_refused_before_any_request(bad: Bad, sim, monkeypatch):
             pytest.skip("Airflow 3.1 itself refuses a connection whose extra is not an object")
         fields = {k: v.replace("{sim}", sim.url) if k == "host" else v for k, v in spec.items()}
         set_connection(monkeypatch, conn_id, **fields)
-    control(sim, "POST", "reset")
+    sim.client.reset()
     assert counters(sim)["total"] == 0
 
     # Airflow 3.1's BaseSensorOperator refuses some values itself (an AirflowException naming the field).
@@ -411,7 +410,7 @@ def test_unreachable_host_fails_at_the_first_request(conn_type, run, sim, monkey
     }[conn_type]
     set_connection(monkeypatch, f"{conn_type}_default", conn_type=conn_type, host=f"http://127.0.0.1:{port}{base}",
                    **good)
-    control(sim, "POST", "reset")
+    sim.client.reset()
 
     started = time.monotonic()
     with pytest.raises(TransientApiError) as raised:
@@ -436,7 +435,7 @@ def test_path_characters_in_string_ids_are_sent_as_one_segment(sim, monkeypatch)
              "GET /registry/v2/jobs/{type}/{id}": lambda i: hook.get_job("build", i)}
     for route, read in reads.items():
         for odd in ("../x", "a/b"):
-            control(sim, "POST", "reset")
+            sim.client.reset()
             with pytest.raises(ApiError) as raised:
                 read(odd)
             assert raised.value.status == 404 and raised.value.path.endswith("/" + quote(odd, safe=""))

@@ -30,7 +30,6 @@ from reliability_sim import (
     add_fault,
     connect_all,
     context,
-    control,
     counters,
     quick_retry,  # noqa: F401 - a fixture, used by name
     short,
@@ -136,7 +135,7 @@ def after_first_read(op: Any, action: Callable[[], None] | None) -> None:
 
 def run_rules(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
     ids = ["fm-task-1", "fm-task-2"]
-    control(sim, "POST", "rules/tasks", [{"id": i, "name": i, "type": "onetime", "status": "stopped"} for i in ids])
+    sim.client.put_tasks([{"id": i, "name": i, "type": "onetime", "status": "stopped"} for i in ids])
     op = RulesBatchDeleteOperator(task_id="fm_rules", ids=ids, **WAIT)
     after_first_read(op, mid_wait)
     summary: dict[str, Any] = op.execute(context())
@@ -146,7 +145,7 @@ def run_rules(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
 
 def run_rules_restart(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
     ids = ["fm-task-3", "fm-task-4"]
-    control(sim, "POST", "rules/tasks", [{"id": i, "name": i, "type": "periodic", "status": "running"} for i in ids])
+    sim.client.put_tasks([{"id": i, "name": i, "type": "periodic", "status": "running"} for i in ids])
     op = RulesBatchOperator(task_id="fm_rules_restart", action="restart", ids=ids, **WAIT)
     after_first_read(op, mid_wait)
     summary: dict[str, Any] = op.execute(context())
@@ -156,7 +155,7 @@ def run_rules_restart(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str
 
 def run_resources(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
     ids = ["fm-res-1", "fm-res-2", "fm-res-3"]
-    control(sim, "POST", "resources", [{"id": i, "name": i, "resourceTypeId": "pump"} for i in ids])
+    sim.client.put_resources([{"id": i, "name": i, "resourceTypeId": "pump"} for i in ids])
     op = ResourcesBatchDeleteOperator(task_id="fm_resources", ids=ids, **WAIT)
     after_first_read(op, mid_wait)
     summary: dict[str, Any] = op.execute(context())
@@ -165,7 +164,7 @@ def run_resources(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, An
 
 
 def run_mammoth(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
-    batches = control(sim, "GET", "mammoth/batches", params=MAMMOTH_WHERE)["batches"]
+    batches = sim.client.mammoth_dataset(**MAMMOTH_WHERE)["batches"]
     ids = [b["id"] for b in batches if b["state"] == "active" and "locked" not in b["name"]][:2]
     assert len(ids) == 2, batches
     op = MammothDeleteBatchesOperator(task_id="fm_mammoth", **MAMMOTH_WHERE, batch_ids=ids, **WAIT)
@@ -184,7 +183,7 @@ def run_superoffice(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, 
 
 
 def run_registry(sim: Any, mid_wait: Callable[[], None] | None) -> dict[str, Any]:
-    job = control(sim, "POST", "registry/jobs", {"type": "build", "function": PLUG})
+    job = sim.client.create_job(type="build", function=PLUG)
     trigger = WaylayRegistryJobTrigger(job_type=job["type"], job_id=job["id"], poll_interval=0.2,
                                        max_poll_interval=0.5, deadline=time.time() + 20)
     event = asyncio.run(drive(trigger, sim, mid_wait))
@@ -299,23 +298,23 @@ def accepted(statuses: dict[str, int], route: str) -> int:
 def test_fault(case: Case, sim, monkeypatch, quick_retry):  # noqa: F811 - fixtures, by name
     slow = case.fault.startswith("slow")
     connect_all(sim, monkeypatch, timeout=SHORT_TIMEOUT if slow else 5.0)
-    control(sim, "POST", "config", SIM_DELAYS)
+    sim.client.configure(SIM_DELAYS)
     route = route_of(case)
     mid_wait: Callable[[], None] | None = None
     if case.fault == "token expiry":
         # The work must still run after the first read, so that a read meets the revoked token.
-        control(sim, "POST", "config", {"batch_delay": 1.0, "job_step_delay": 1.0})
-        mid_wait = sim.expire_tokens if case.api is REGISTRY else lambda: control(sim, "POST", "tokens/expire")
+        sim.client.configure(batch_delay=1.0, job_step_delay=1.0)
+        mid_wait = sim.expire_tokens if case.api is REGISTRY else sim.client.expire_tokens
     elif case.where == "mid-wait":
         # Long remote work costs nothing here: the 401 ends the task at the read after the first.
-        control(sim, "POST", "config", {"so_step_delay": 2.0, "mammoth_job_delay": 10.0})
+        sim.client.configure(so_step_delay=2.0, mammoth_job_delay=10.0)
 
         def mid_wait() -> None:
             for rule in case.rules:
                 add_fault(sim, route, **rule)
     else:
         if case.where == "stream":
-            control(sim, "POST", "config", {"job_step_delay": 1.0})  # room for two cuts and a full stream
+            sim.client.configure(job_step_delay=1.0)  # room for two cuts and a full stream
         for rule in case.rules:
             add_fault(sim, route, **rule)
 
@@ -362,7 +361,7 @@ def test_fault(case: Case, sim, monkeypatch, quick_retry):  # noqa: F811 - fixtu
         assert start_requests == (2 if retried_start else 1), requests_
         if error is None:
             assert starts_accepted == 1, statuses
-    remaining = control(sim, "GET", "faults")
+    remaining = sim.client.faults()
     if case.where == "start" and case.fault.endswith("burst") and not case.api.idempotent_start:
         # 500 ended the start at once: the 502/503/504 rules were never reached.
         assert [r["status"] for r in remaining] == [502, 503, 504], remaining

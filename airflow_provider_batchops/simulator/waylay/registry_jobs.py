@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .http import iso_time
+from ..http import iso_time
 
 JsonDict = dict[str, Any]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import itertools
 import logging
 import random
@@ -21,10 +20,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from ..timeline import DueQueue
 from .registry_jobs import FINISHED, VERIFY_CHILDREN, Job, JobEvent, JobSpec, create_job, new_job_id
 
 if TYPE_CHECKING:
-    from .waylay import WaylayState
+    from . import WaylayState
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ class JobRegistry:
         self._tenant = tenant
         self.lock = threading.RLock()
         self.jobs: dict[tuple[str, str], Job] = {}
-        self._pending: list[tuple[float, int, Job, str, str | None]] = []
-        self._order = itertools.count()
+        #: Planned transitions: (job, state to reach, previous state for the event).
+        self._pending: DueQueue[tuple[Job, str, str | None]] = DueQueue()
         self._seq = itertools.count()
         self._rng = random.Random()
         self._subs: set[Subscription] = set()
@@ -128,7 +128,7 @@ class JobRegistry:
         return job
 
     def _push(self, at: float, job: Job, state: str, prev: str | None) -> None:
-        heapq.heappush(self._pending, (at, next(self._order), job, state, prev))
+        self._pending.push(at, (job, state, prev))
 
     def _plan(self, main: Job, t0: float, d: float, hold: bool = False) -> None:
         """Plan every transition, in causal order (ties at the same instant keep this order).
@@ -176,8 +176,7 @@ class JobRegistry:
         """Reach every transition whose time has come and send its event to the matching streams."""
         now = time.time()
         with self.lock:
-            while self._pending and self._pending[0][0] <= now:
-                at, _, job, state, prev = heapq.heappop(self._pending)
+            for at, (job, state, prev) in self._pending.pop_due(now):
                 if self.jobs.get((job.type, job.id)) is not job:
                     continue  # forgotten by a reset
                 event = self._reach(job, state, prev, at)
@@ -187,8 +186,7 @@ class JobRegistry:
 
     def next_due(self) -> float | None:
         """When the next transition is planned."""
-        with self.lock:
-            return self._pending[0][0] if self._pending else None
+        return self._pending.next_due()
 
     # -- reading ---------------------------------------------------------------------------------
     def find(self, job_type: str, job_id: str) -> Job | None:

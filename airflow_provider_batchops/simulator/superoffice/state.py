@@ -21,12 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Request
 
-from .http import json_body
+from ..service import ApiError
 
 SO_ACCESS_TOKEN = "8A:Cust12345.simulator-access-token"
 SO_TICKET = "7T:simulator-ticket"
@@ -46,15 +45,19 @@ DEFINITIONS: dict[str, tuple[str, int, str]] = {
 _SOURCE = "SuperOffice.Services.Implementation"
 
 
-def so_error(status: int, kind: str, message: str) -> JSONResponse:
-    body = {"Error": True, "ErrorType": kind, "ErrorMessage": message, "ErrorSource": _SOURCE}
-    return JSONResponse(body, status_code=status)
+class SoError(ApiError):
+    """An error of the SuperOffice API: ``{"Error", "ErrorType", "ErrorMessage", "ErrorSource"}``.
 
+    :param kind: the ``ErrorType``, e.g. ``SoNotFoundException``.
+    """
 
-class SoError(Exception):
-    def __init__(self, status: int, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.message = status, kind, message
+    def __init__(self, status: int, message: str, kind: str = "SoException") -> None:
+        super().__init__(status, message)
+        self.kind = kind
+
+    def body(self) -> dict[str, Any]:
+        """SuperOffice's error body."""
+        return {"Error": True, "ErrorType": self.kind, "ErrorMessage": self.message, "ErrorSource": _SOURCE}
 
 
 def _now() -> str:
@@ -138,7 +141,7 @@ class SuperOfficeState:
         if scheme == "soticket" and value == SO_TICKET:
             if request.headers.get("so-apptoken") == SO_APP_TOKEN:
                 return
-            raise SoError(401, "SoAuthenticationException", "SO-AppToken is missing or wrong")
+            raise SoError(401, "SO-AppToken is missing or wrong", kind="SoAuthenticationException")
         if scheme == "basic":
             try:
                 user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
@@ -146,18 +149,18 @@ class SuperOfficeState:
                 user, password = "", ""
             if (user, password) == (SO_USER, SO_PASSWORD):
                 return
-        raise SoError(401, "SoAuthenticationException", "Not authenticated")
+        raise SoError(401, "Not authenticated", kind="SoAuthenticationException")
 
     def start(self, body: Any) -> int:
         if not isinstance(body, dict):
-            raise SoError(400, "ArgumentException", "Expected a BatchTaskInfo object")
+            raise SoError(400, "Expected a BatchTaskInfo object", kind="ArgumentException")
         name = body.get("Name")
         if name not in DEFINITIONS:
-            raise SoError(400, "ArgumentException", f"Unknown batch task definition '{name}'")
+            raise SoError(400, f"Unknown batch task definition '{name}'", kind="ArgumentException")
         outcome, steps, default_cancellation = DEFINITIONS[name]
         cancellation = body.get("CancellationBehaviour") or default_cancellation
         if cancellation not in CANCELLATION:
-            raise SoError(400, "ArgumentException", f"Unknown CancellationBehaviour '{cancellation}'")
+            raise SoError(400, f"Unknown CancellationBehaviour '{cancellation}'", kind="ArgumentException")
         with self._lock:
             self._next_id += 1
             task = BatchTask(self._next_id, name, str(body.get("Description") or ""), body.get("ParameterObject"),
@@ -168,7 +171,7 @@ class SuperOfficeState:
     def get(self, task_id: int) -> BatchTask:
         task = self._tasks.get(task_id)
         if task is None:
-            raise SoError(404, "SoNotFoundException", f"BatchTask id {task_id} not found")
+            raise SoError(404, f"BatchTask id {task_id} not found", kind="SoNotFoundException")
         return task
 
     def info(self, task: BatchTask) -> dict[str, Any]:
@@ -193,41 +196,3 @@ class SuperOfficeState:
                 if t.state(now, self.step_delay)[0] in ("New", "Aquired", "Started")]
 
 
-def _state(request: Request) -> SuperOfficeState:
-    state: SuperOfficeState = request.app.state.sim.superoffice
-    state.authenticate(request)
-    return state
-
-
-Authorized = Annotated[SuperOfficeState, Depends(_state)]
-router = APIRouter()
-
-
-async def so_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SoError)
-    return so_error(exc.status, exc.kind, exc.message)
-
-
-def _routes(prefix: str) -> None:
-    @router.post(f"{prefix}/api/v1/BatchTask")
-    async def start_task(request: Request, so: Authorized) -> Response:
-        """Start a batch task; the answer is the new id as a bare integer."""
-        return JSONResponse(so.start(await json_body(request)))
-
-    @router.get(f"{prefix}/api/v1/BatchTask/{{key}}")
-    async def get_task(key: str, so: Authorized) -> Response:
-        """One task by id, or the tasks in a state (``/BatchTask/Started``)."""
-        if key.isdigit():
-            return JSONResponse(so.info(so.get(int(key))))
-        if key in STATES:
-            return JSONResponse(so.by_state(key))
-        raise SoError(400, "ArgumentException", f"'{key}' is neither a task id nor a BatchTaskState")
-
-    @router.post(f"{prefix}/api/v1/BatchTask/{{task_id}}/Stop")
-    async def stop_task(task_id: int, so: Authorized) -> Response:
-        """Stop a task; a bare boolean says whether it was stopped."""
-        return JSONResponse(so.stop(task_id))
-
-
-_routes("/{tenant}")
-_routes("")

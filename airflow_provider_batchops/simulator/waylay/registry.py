@@ -15,7 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 
-from .http import error
+from ..faults import CUT_SCOPE_KEY
+from ..sse import CUT, EventStreamResponse, SSEWriter
+from .auth import Authorized, WaylayError
 from .registry_jobs import (
     FUNCTION_TYPES,
     JOB_STATES,
@@ -26,14 +28,12 @@ from .registry_jobs import (
     job_response,
     summary_view,
 )
-from .sse import CUT, EventStreamResponse, SSEWriter
-from .waylay_auth import Authorized
 
 if TYPE_CHECKING:
     from .registry_state import JobRegistry
 
-#: Key in the ASGI scope under which the fault middleware passes a ``cut`` fault's event count.
-CUT_SCOPE_KEY = "batchops.cut_after_events"
+#: The route of the event stream (it takes ``cut`` faults).
+EVENTS_ROUTE = "GET /registry/v2/jobs/events"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _DURATION = re.compile(r"(\d+)([ybwdhms]?)")
@@ -131,7 +131,7 @@ async def list_jobs(request: Request, waylay: Authorized) -> Response:
     try:
         query = JobFilter.parse(request.query_params, time.time())
     except ValueError as exc:
-        return error(400, str(exc))
+        raise WaylayError(400, str(exc)) from None
     jobs = [job for job in waylay.registry.all_jobs() if query.matches(job)][: query.limit]
     base = _base(request)
     return JSONResponse({"limit": query.limit, "jobs": [summary_view(job, base) for job in jobs]})
@@ -143,11 +143,11 @@ async def job_events(request: Request, waylay: Authorized) -> Response:
     params = request.query_params
     job_type = params.get("type") or None
     if job_type is not None and job_type not in JOB_TYPES:
-        return error(400, f"invalid type {job_type!r}: use {', '.join(JOB_TYPES)}")
+        raise WaylayError(400, f"invalid type {job_type!r}: use {', '.join(JOB_TYPES)}")
     children = params.get("children", "false").lower()
     if children not in ("true", "false"):
-        return error(400, f"invalid children {params['children']!r}: use true or false")
-    config = request.app.state.sim.config
+        raise WaylayError(400, f"invalid children {params['children']!r}: use true or false")
+    config = waylay.config
     stream = EventStream(
         registry=waylay.registry,
         base=_base(request),
@@ -155,7 +155,7 @@ async def job_events(request: Request, waylay: Authorized) -> Response:
         job_id=params.get("id") or None,
         children=children == "true",
         writer=SSEWriter(crlf=config.sse_crlf, multiline=config.sse_multiline),
-        keepalive=lambda: float(request.app.state.sim.config.sse_keepalive),
+        keepalive=lambda: float(waylay.config.sse_keepalive),
         cut_after=request.scope.get(CUT_SCOPE_KEY),
     )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -167,7 +167,7 @@ async def get_job(request: Request, waylay: Authorized) -> Response:
     """One job's status."""
     job = waylay.registry.find(request.path_params["type"], request.path_params["id"])
     if job is None:
-        return error(404, "Job not found")
+        raise WaylayError(404, "Job not found")
     return JSONResponse(job_response(job, _base(request)))
 
 

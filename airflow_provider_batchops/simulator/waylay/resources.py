@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .http import iso_time
-from .waylay_batch import Batch, BatchKind, ItemResult, SpecError, batch_routes
+from ..http import iso_time
+from .batch import Batch, BatchKind, ItemResult, SpecError, batch_routes
 
 if TYPE_CHECKING:
-    from .waylay import WaylayState
+    from . import WaylayState
 
 JsonDict = dict[str, Any]
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .http import epoch_ms
-from .waylay_batch import Batch, BatchKind, ItemResult, SpecError, batch_routes
+from ..http import epoch_ms
+from .batch import Batch, BatchKind, ItemResult, SpecError, batch_routes
 
 if TYPE_CHECKING:
-    from .waylay import WaylayState
+    from . import WaylayState
 
 __all__ = ["SpecError", "parse_batch_spec", "require_constraint", "router", "seed_tasks"]
 

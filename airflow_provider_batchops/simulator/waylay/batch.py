@@ -8,8 +8,6 @@ applied to each item.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import threading
 import time
 import uuid
@@ -20,8 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from .http import error, json_body
-from .waylay_auth import Authorized
+from ..http import json_body
+from ..timeline import DueQueue
+from .auth import Authorized, WaylayError
 
 JsonDict = dict[str, Any]
 #: What applying a batch to one item gives: its status code and, for a failure, the error text.
@@ -93,8 +92,7 @@ class BatchQueue:
         self.lock = lock
         self._delay = delay
         self.batches: dict[str, Batch] = {}
-        self._pending: list[tuple[float, int, str]] = []
-        self._seq = itertools.count()
+        self._pending: DueQueue[str] = DueQueue()
 
     def start(
         self,
@@ -124,7 +122,7 @@ class BatchQueue:
                 params=params,
             )
             self.batches[batch.id] = batch
-            heapq.heappush(self._pending, (batch.due, next(self._seq), batch.id))
+            self._pending.push(batch.due, batch.id)
         return batch
 
     def get(self, kind: BatchKind, batch_id: str) -> Batch | None:
@@ -137,8 +135,7 @@ class BatchQueue:
         """Finish, in queue order, every batch whose delay has passed."""
         now = time.time()
         with self.lock:
-            while self._pending and self._pending[0][0] <= now:
-                _, _, batch_id = heapq.heappop(self._pending)
+            for _, batch_id in self._pending.pop_due(now):
                 batch = self.batches.get(batch_id)
                 if batch is not None and batch.results is None:
                     self._finish(batch, max(now, batch.queued_at))
@@ -196,18 +193,18 @@ def batch_routes(
     async def start_batch(request: Request, waylay: Authorized) -> Response:
         body = await json_body(request)
         if body is None:
-            return error(400, "/ <- request body is not a JSON object")
+            raise WaylayError(400, "/ <- request body is not a JSON object")
         try:
             spec = parse(body)
         except SpecError as exc:
-            return error(400, str(exc))
+            raise WaylayError(400, str(exc)) from None
         return accepted(service(waylay).start_batch(spec))
 
     async def get_batch(request: Request, waylay: Authorized) -> Response:
         batch_id = request.path_params["batchId"]
         batch = service(waylay).get_batch(batch_id)
         if batch is None:
-            return error(404, not_found.format(batch_id=batch_id))
+            raise WaylayError(404, not_found.format(batch_id=batch_id))
         return JSONResponse(batch.to_json())
 
     start_batch.__doc__ = f"Start a {what}."

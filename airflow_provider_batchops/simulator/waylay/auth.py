@@ -14,15 +14,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException
 
-from .http import error, json_body
+from ..http import json_body
+from ..service import ApiError, unbound
 
 if TYPE_CHECKING:
-    from .app import SimulatorConfig
-    from .waylay import WaylayState
+    from ..app import SimulatorConfig
+    from . import WaylayState
 
+#: API key accepted by the simulator (24 hex characters, like a real Waylay key).
+SIM_API_KEY = "5ca1ab1e0ddba11c0ffee000"
+#: API secret accepted by the simulator (base64 of 24 bytes).
+SIM_API_SECRET = "c2ltdWxhdG9yLXNlY3JldC0wMTIzNDU2"
 TOKEN_DOMAIN = "simulator.local"
+
+
+class WaylayError(ApiError):
+    """An error of a Waylay API, answered as Waylay's ``ErrorResponse`` (``statusCode``, ``error``)."""
 
 
 class TokenIssuer:
@@ -99,39 +107,43 @@ def authenticate(config: SimulatorConfig, tokens: TokenIssuer, header: str | Non
     return "Unsupported authorization scheme"
 
 
-def _waylay(request: Request) -> WaylayState:
-    state: WaylayState = request.app.state.sim.waylay
-    return state
+def waylay_state() -> WaylayState:
+    """Route dependency: the Waylay tenant of this application (bound by the application)."""
+    return unbound()  # type: ignore[no-any-return]
 
 
-def authorized(request: Request) -> WaylayState:
+if TYPE_CHECKING:
+    Tenant = Annotated[WaylayState, Depends(waylay_state)]
+else:
+    # FastAPI resolves route annotations in the route's own module, where WaylayState is not
+    # imported; older FastAPI releases then ignore the dependency, so keep the runtime type plain.
+    Tenant = Annotated[Any, Depends(waylay_state)]
+
+
+def authorized(request: Request, waylay: Tenant) -> WaylayState:
     """Route dependency: the Waylay state, once the request's credentials are accepted (else 401)."""
-    waylay = _waylay(request)
     denied = waylay.authenticate(request.headers.get("authorization"))
     if denied:
-        raise HTTPException(status_code=401, detail=denied)
+        raise WaylayError(401, denied)
     return waylay
 
 
 if TYPE_CHECKING:
     Authorized = Annotated[WaylayState, Depends(authorized)]
 else:
-    # FastAPI resolves route annotations in the route's own module, where WaylayState is not
-    # imported; older FastAPI releases then ignore the dependency, so keep the runtime type plain.
     Authorized = Annotated[Any, Depends(authorized)]
 
 router = APIRouter()
 
 
 @router.post("/accounts/v1/tokens")
-async def issue_token(request: Request) -> Response:
+async def issue_token(request: Request, waylay: Tenant) -> Response:
     """Exchange an API key and secret for a JWT (client credentials grant)."""
-    waylay = _waylay(request)
     if request.query_params.get("grant_type") != "client_credentials":
-        return error(401, "Unsupported grant_type, expected client_credentials")
+        raise WaylayError(401, "Unsupported grant_type, expected client_credentials")
     body = await json_body(request)
     if not isinstance(body, dict):
-        return error(401, "Expected a JSON body with clientId and clientSecret")
+        raise WaylayError(401, "Expected a JSON body with clientId and clientSecret")
     if not waylay.valid_credentials(body.get("clientId"), body.get("clientSecret")):
-        return error(401, "Invalid client credentials")
-    return JSONResponse({"token": waylay.tokens.issue(request.app.state.sim.config.token_ttl)})
+        raise WaylayError(401, "Invalid client credentials")
+    return JSONResponse({"token": waylay.tokens.issue(waylay.config.token_ttl)})
