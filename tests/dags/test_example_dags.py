@@ -94,15 +94,29 @@ def test_resources_bulk_delete_fed_by_an_upstream_task(dagbag, sim_conn):
 
 
 def test_plug_release_waits_for_the_verify_job_and_its_children(dagbag, sim_conn):
-    # Slow enough that the job is still running when the sensor first reads it, even on a busy machine.
-    sim_conn.client.configure(job_step_delay=1.5)
-    job = sim_conn.client.create_job(type="verify", children=True,
+    import threading
+    import time
+
+    # The job is held until the deferred sensor has its event stream open, however busy the machine.
+    sim_conn.client.configure(job_step_delay=0.3)
+    job = sim_conn.client.create_job(type="verify", children=True, hold=True,
                                      function={"functionType": "plugs", "name": "p", "version": "1.0.0"})
 
+    def release_once_followed() -> None:
+        for _ in range(600):  # at most 60 s, then released anyway (the run would show it never waited)
+            if sim_conn.client.stream_stats()["open"] >= 1:
+                break
+            time.sleep(0.1)
+        sim_conn.client.release_job(job["type"], job["id"])
+
+    releaser = threading.Thread(target=release_once_followed, daemon=True)
+    releaser.start()
     run = dagbag.get_dag("waylay_plug_release").test(run_conf={"verify_job_id": job["id"]})
+    releaser.join(timeout=65)
 
     assert _succeeded(run)
     assert sim_conn.client.counters()["requests"]["GET /registry/v2/jobs/events"] >= 1
+    assert sim_conn.client.stream_stats()["job_events_sent"] >= 1
 
 
 def test_plug_release_fails_when_the_verify_job_fails(dagbag, sim_conn):
