@@ -10,7 +10,7 @@ from conftest import set_connection
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.durable import VariableStore, resume_store
-from airflow_provider_batchops.core.errors import ApiError, BatchOpsError, RemoteWorkFailedError
+from airflow_provider_batchops.core.errors import BatchOpsError, RemoteWorkFailedError
 from airflow_provider_batchops.operators.superoffice import SuperOfficeBatchTaskOperator
 
 TENANT = "https://sod.superoffice.test/Cust12345"
