@@ -117,11 +117,18 @@ class LoopbackServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                path = head.split(b" ", 2)[1].decode()
-                batch_id = path.rsplit("/", 1)[-1]
-                self.reads[batch_id] += 1
-                running = int(batch_id.rsplit("-", 1)[-1]) if path.startswith("/rules/v1/batch/") else 0
-                status, payload = ("200 OK", _body(batch_id, self.reads[batch_id] > running))
+                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+                if length:
+                    await reader.readexactly(int(length.group(1)))
+                path = head.split(b" ", 2)[1].decode().split("?", 1)[0]
+                if path == "/accounts/v1/tokens":  # the provider exchanges key and secret once
+                    payload = json.dumps({"token": TOKEN}).encode()
+                else:
+                    batch_id = path.rsplit("/", 1)[-1]
+                    self.reads[batch_id] += 1
+                    running = int(batch_id.rsplit("-", 1)[-1])
+                    payload = _body(batch_id, self.reads[batch_id] > running)
+                status = "200 OK"
                 writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: "
                              f"{len(payload)}\r\nConnection: keep-alive\r\n\r\n".encode() + payload)
                 await writer.drain()
@@ -226,8 +233,8 @@ def run(polls: int, repeats: int, timeout: float = 1800.0) -> dict[str, Any]:
         work = Path(tmp)
         helper = build_helper(work)
         env = bench_env(str(work / "airflow-home"))
-        env["AIRFLOW_CONN_WAYLAY_DEFAULT"] = json.dumps(
-            {"conn_type": "waylay", "host": server.url, "extra": {"token": TOKEN}})
+        env["AIRFLOW_CONN_WAYLAY_DEFAULT"] = json.dumps(  # key and secret exchanged for a token, as in the scale run
+            {"conn_type": "waylay", "host": server.url, "login": "bench-key", "password": "bench-secret"})
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work}/cg.out",
                "--dump-line=no", PYTHON, "-m", "bench.callgrind_poll", "--child", "--url", server.url,
                "--polls", str(polls), "--repeats", str(repeats), "--helper", str(helper)]
