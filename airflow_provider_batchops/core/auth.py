@@ -147,14 +147,22 @@ class TokenAuth(Auth):
     ) -> None:
         self.key, self._fetch, self._afetch, self.cache = key, fetch, afetch, cache
         self._last: str | None = None
+        self._header: tuple[str, dict[str, str]] | None = None
 
     def headers(self) -> dict[str, str]:
         self._last = self.cache.get(self.key, self._fetch).value
         return {"Authorization": f"Bearer {self._last}"}
 
     async def aheaders(self) -> dict[str, str]:
-        self._last = (await self.cache.aget(self.key, self._afetch)).value
-        return {"Authorization": f"Bearer {self._last}"}
+        """The header of the cached token: the same dict (not to be changed) while the token stays."""
+        token = self.cache._usable(self.key)  # every poll: no coroutine while the token is good
+        if token is None:
+            token = await self.cache.aget(self.key, self._afetch)
+        value = self._last = token.value
+        header = self._header
+        if header is None or header[0] != value:
+            header = self._header = (value, {"Authorization": f"Bearer {value}"})
+        return header[1]
 
     def invalidate(self) -> bool:
         self.cache.invalidate(self.key, self._last)

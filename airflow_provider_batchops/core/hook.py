@@ -172,7 +172,8 @@ class ApiHook(BaseHook, abc.ABC):
 
     async def arun(self, reader: Reader[T]) -> T:
         """Run a reader on the event loop (triggers); the same reader as :meth:`run`."""
-        return await read_async(await self.aclient(), reader)
+        client = self._client if self._client is not None else await self.aclient()
+        return await read_async(client, reader)
 
     def send_start(self, call: Call, read_id: Callable[[Reply], T]) -> T:
         """Send a start and read the id of the accepted work from the answer (see :func:`read_start`)."""

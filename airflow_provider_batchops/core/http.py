@@ -61,8 +61,11 @@ class Call:
     idempotent: bool | None = None
     authenticated: bool = True
 
-    @property
+    @functools.cached_property
     def resolved_path(self) -> str:
+        """The path with its parameters filled in; worked out once per call (a poll re-sends one call)."""
+        if not self.path_params:
+            return self.path.format()
         encoded = {key: quote(str(value), safe="") for key, value in self.path_params.items()}
         return self.path.format(**encoded)
 
@@ -72,7 +75,9 @@ class Call:
 
     def query_items(self) -> list[tuple[str, str]]:
         items: list[tuple[str, str]] = []
-        for key, value in (self.params or {}).items():
+        if not self.params:
+            return items
+        for key, value in self.params.items():
             values = value if isinstance(value, (list, tuple)) else [value]
             items.extend((key, _query_text(v)) for v in values if v is not None)
         return items
@@ -97,9 +102,7 @@ class Reply:
         try:
             return self.__dict__["_parsed"]
         except KeyError:
-            value = self.__dict__["_parsed"] = (
-                json.loads(self.content, parse_constant=_no_constant) if self.content else None
-            )
+            value = self.__dict__["_parsed"] = _parse_json(self.content) if self.content else None
             return value
 
     def body_for_error(self) -> Any:
@@ -112,6 +115,19 @@ class Reply:
 def _no_constant(name: str) -> Any:
     """``NaN``/``Infinity`` are not JSON (Python's parser takes them); a body with them is unreadable."""
     raise ValueError(f"{name} is not valid JSON")
+
+
+#: One decoder for every body (``json.loads`` with an option builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _parse_json(content: bytes | bytearray | str) -> Any:
+    """``json.loads(content, parse_constant=_no_constant)``, on the shared decoder: same results, same errors."""
+    if isinstance(content, (bytes, bytearray)):
+        content = content.decode(json.detect_encoding(content), "surrogatepass")
+    elif content.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", content, 0)
+    return _DECODER.decode(content)
 
 
 class Failure(Enum):
@@ -234,6 +250,10 @@ class ApiClient:
         self.timeouts = timeouts or Timeouts()
         self.headers = {"Accept": "application/json", **(headers or {})}
         self._session: requests.Session | None = None
+        #: The last credential headers and the request headers built from them (the async path reuses
+        #: them while the credential stays the same, i.e. on nearly every poll).
+        self._merged: tuple[dict[str, str], dict[str, str]] | None = None
+        self._aiohttp_timeout: aiohttp.ClientTimeout | None = None
 
     # -- shared decision logic -------------------------------------------------------------------
     def _next_step(self, call: Call, attempt: int, outcome: Outcome, refreshed: bool) -> _Step:
@@ -367,9 +387,10 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
-            headers = dict(self.headers)
             if self.auth is not None and call.authenticated:
-                headers.update(await self.auth.aheaders())
+                headers = self._with_credentials(await self.auth.aheaders())
+            else:
+                headers = self.headers
             step = self._next_step(call, attempt, await self._send_async(call, headers), refreshed)
             if step.reply is not None:
                 return step.reply
@@ -380,16 +401,26 @@ class ApiClient:
                 attempt -= 1
             await asyncio.sleep(step.delay or 0.0)
 
+    def _with_credentials(self, credentials: dict[str, str]) -> dict[str, str]:
+        """The request headers with ``credentials``; the same dict while the credential does not change
+        (aiohttp copies the headers it is given, it does not change them)."""
+        merged = self._merged
+        if merged is None or (merged[0] is not credentials and merged[0] != credentials):
+            merged = self._merged = (credentials, {**self.headers, **credentials})
+        return merged[1]
+
     async def _send_async(self, call: Call, headers: dict[str, str]) -> Outcome:
         import aiohttp
 
         session = current_session()
-        timeout = _client_timeout(self.timeouts)
+        timeout = self._aiohttp_timeout
+        if timeout is None:
+            timeout = self._aiohttp_timeout = _client_timeout(self.timeouts)
         try:
             async with session.request(
                 call.method,
                 self._url(call),
-                params=call.query_items(),
+                params=call.query_items() if call.params else None,
                 json=call.json_body,
                 headers=headers,
                 timeout=timeout,
@@ -545,6 +576,9 @@ class _LoopSession:
 _loop_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
     weakref.WeakKeyDictionary()
 )
+#: The loop whose session was looked up last, and its entry: every poll asks, nearly always on the
+#: same loop (a weak-key look-up makes a new weak reference each time). Cleared when the session closes.
+_recent: tuple[asyncio.AbstractEventLoop, _LoopSession] | None = None
 
 
 @asynccontextmanager
@@ -554,6 +588,7 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
     Every trigger on a loop shares one connection pool. The session is closed when its last user
     leaves, so a loop that ends (``asyncio.run`` in ``dag.test()``) leaves nothing unclosed.
     """
+    global _recent
     import aiohttp
 
     loop = asyncio.get_running_loop()
@@ -562,6 +597,7 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
         connector = aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
         entry = _LoopSession(aiohttp.ClientSession(connector=connector))
         _loop_sessions[loop] = entry
+        _recent = None
     entry.users += 1
     try:
         yield entry.session
@@ -569,12 +605,22 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
         entry.users -= 1
         if entry.users == 0:
             _loop_sessions.pop(loop, None)
+            if _recent is not None and _recent[0] is loop:
+                _recent = None
             await entry.session.close()
 
 
 def current_session() -> aiohttp.ClientSession:
     """The session opened by an enclosing :func:`shared_session` block on this loop."""
-    entry = _loop_sessions.get(asyncio.get_running_loop())
+    global _recent
+    loop = asyncio.get_running_loop()
+    recent = _recent
+    if recent is not None and recent[0] is loop:
+        entry: _LoopSession | None = recent[1]
+    else:
+        entry = _loop_sessions.get(loop)
+        if entry is not None:
+            _recent = (loop, entry)
     if entry is None or entry.session.closed:
         raise RuntimeError("ApiClient.arequest must run inside 'async with shared_session()'")
     return entry.session

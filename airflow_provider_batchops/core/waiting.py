@@ -192,9 +192,12 @@ class WaitLoop:
                 log.info("Progress: %s", progress)
             if report.state.is_terminal:
                 return Decision("done", report)
-            gave_up = self._unknown(report)
-            if gave_up is not None:
-                return gave_up
+            if report.unknown_state is not None:
+                gave_up = self._unknown(report)
+                if gave_up is not None:
+                    return gave_up
+            else:  # what _unknown does for a state that was understood, without the call
+                self.unknown_in_a_row = 0
         delay = self.schedule.delay(self.polls)
         if self.deadline is not None:
             remaining = self.deadline - time.time()
