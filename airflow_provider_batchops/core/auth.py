@@ -26,6 +26,11 @@ class Auth:
     async def aheaders(self) -> dict[str, str]:
         return self.headers()
 
+    def ready_headers(self) -> dict[str, str] | None:
+        """The headers when they are at hand without waiting (fixed ones, a cached token), else ``None``
+        (then ``await aheaders()``); what the async client asks first on every request."""
+        return None
+
     def invalidate(self) -> bool:
         """Forget the current credential after a 401; True if a fresh one can be obtained."""
         return False
@@ -42,6 +47,9 @@ class StaticAuth(Auth):
         self._headers = headers
 
     def headers(self) -> dict[str, str]:
+        return self._headers
+
+    def ready_headers(self) -> dict[str, str] | None:
         return self._headers
 
 
@@ -154,11 +162,15 @@ class TokenAuth(Auth):
         return {"Authorization": f"Bearer {self._last}"}
 
     async def aheaders(self) -> dict[str, str]:
-        """The header of the cached token: the same dict (not to be changed) while the token stays."""
-        token = self.cache._usable(self.key)  # every poll: no coroutine while the token is good
-        if token is None:
-            token = await self.cache.aget(self.key, self._afetch)
-        value = self._last = token.value
+        return self._header_of((await self.cache.aget(self.key, self._afetch)).value)
+
+    def ready_headers(self) -> dict[str, str] | None:
+        token = self.cache._usable(self.key)
+        return None if token is None else self._header_of(token.value)
+
+    def _header_of(self, value: str) -> dict[str, str]:
+        """The header of a token: the same dict (not to be changed) while the token stays."""
+        self._last = value
         header = self._header
         if header is None or header[0] != value:
             header = self._header = (value, {"Authorization": f"Bearer {value}"})

@@ -124,7 +124,12 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 def _parse_json(content: bytes | bytearray | str) -> Any:
     """``json.loads(content, parse_constant=_no_constant)``, on the shared decoder: same results, same errors."""
     if isinstance(content, (bytes, bytearray)):
-        content = content.decode(json.detect_encoding(content), "surrogatepass")
+        # An ASCII first byte and a non-zero second one: no BOM and not UTF-16/32, so detect_encoding
+        # would say UTF-8 (the answer of every JSON API); its checks are skipped then.
+        if 0 < content[0] < 0x80 and (len(content) < 2 or content[1]):
+            content = content.decode("utf-8", "surrogatepass")
+        else:
+            content = content.decode(json.detect_encoding(content), "surrogatepass")
     elif content.startswith("\ufeff"):
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", content, 0)
     return _DECODER.decode(content)
@@ -208,18 +213,17 @@ class Timeouts:
 
 
 class _Step:
-    """What to do after one attempt: return the reply, retry after a delay, or raise."""
+    """What to do after an attempt that did not give the answer: retry after a delay, or raise."""
 
-    __slots__ = ("delay", "error", "refresh_auth", "reply")
+    __slots__ = ("delay", "error", "refresh_auth")
 
     def __init__(
         self,
-        reply: Reply | None = None,
         delay: float | None = None,
         error: ApiError | None = None,
         refresh_auth: bool = False,
     ) -> None:
-        self.reply, self.delay, self.error, self.refresh_auth = reply, delay, error, refresh_auth
+        self.delay, self.error, self.refresh_auth = delay, error, refresh_auth
 
 
 class ApiClient:
@@ -256,7 +260,8 @@ class ApiClient:
         self._aiohttp_timeout: aiohttp.ClientTimeout | None = None
 
     # -- shared decision logic -------------------------------------------------------------------
-    def _next_step(self, call: Call, attempt: int, outcome: Outcome, refreshed: bool) -> _Step:
+    def _next_step(self, call: Call, attempt: int, outcome: Outcome, refreshed: bool) -> Reply | _Step:
+        """The reply itself when it is the answer (a 2xx with a JSON body), else what to do next."""
         reply, failure = outcome.reply, outcome.failure
         if reply is not None and 200 <= reply.status < 300:
             try:
@@ -267,7 +272,7 @@ class ApiClient:
                     return _Step(delay=self.retry.delay(attempt))
                 error_cls = MalformedResponseError if call.is_idempotent else StartOutcomeUnknownError
                 return _Step(error=error_cls(call.method, path, reply.status, reason="body is not valid JSON"))
-            return _Step(reply=reply)
+            return reply
         path = call.resolved_path
         status = reply.status if reply is not None else None
         if status == 401 and self.auth is not None and call.authenticated and not refreshed:
@@ -335,8 +340,8 @@ class ApiClient:
             if self.auth is not None and call.authenticated:
                 headers.update(self.auth.headers())
             step = self._next_step(call, attempt, self._send_sync(call, headers), refreshed)
-            if step.reply is not None:
-                return step.reply
+            if isinstance(step, Reply):
+                return step
             if step.error is not None:
                 raise step.error
             if step.refresh_auth:
@@ -387,13 +392,17 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
-            if self.auth is not None and call.authenticated:
-                headers = self._with_credentials(await self.auth.aheaders())
+            auth = self.auth
+            if auth is not None and call.authenticated:
+                credentials = auth.ready_headers()  # nearly every poll: no await for a cached token
+                if credentials is None:
+                    credentials = await auth.aheaders()
+                headers = self._with_credentials(credentials)
             else:
                 headers = self.headers
             step = self._next_step(call, attempt, await self._send_async(call, headers), refreshed)
-            if step.reply is not None:
-                return step.reply
+            if isinstance(step, Reply):
+                return step
             if step.error is not None:
                 raise step.error
             if step.refresh_auth:
@@ -419,7 +428,7 @@ class ApiClient:
         try:
             async with session.request(
                 call.method,
-                self._url(call),
+                self.base_url + call.resolved_path,
                 params=call.query_items() if call.params else None,
                 json=call.json_body,
                 headers=headers,

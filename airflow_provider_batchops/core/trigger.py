@@ -91,9 +91,9 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
         conn_attr = self.hook_class.conn_name_attr
         return self.hook_class(**{conn_attr: getattr(self, conn_attr)})  # type: ignore[return-value]
 
-    async def read_status(self, hook: HookT) -> StatusReport:
-        """Read the status once, without blocking the loop."""
-        return await hook.arun(self.reader())
+    def read_status(self, hook: HookT) -> Awaitable[StatusReport]:
+        """Read the status once, without blocking the loop (an override may be ``async def``)."""
+        return hook.arun(self.reader())
 
     # -- shared behaviour ------------------------------------------------------------------------
     def serialize(self) -> tuple[str, dict[str, Any]]:

@@ -104,12 +104,16 @@ class PollSchedule:
         return cls(interval=interval, max_interval=maximum)
 
     def delay(self, poll_number: int) -> float:
-        try:
-            grown = self.interval * self.factor ** max(poll_number - 1, 0)
-        except OverflowError:  # 1.5 ** n overflows after ~1,750 polls (a day at 60 s): long at the cap
-            grown = self.max_interval
-        base = min(self.max_interval, grown)
-        return base * random.uniform(1 - self.jitter, 1 + self.jitter)
+        if self.factor >= 1 and self.interval >= self.max_interval:
+            base = self.max_interval  # no room to grow (the triggerer's common case): no power to work out
+        else:
+            try:
+                grown = self.interval * self.factor ** max(poll_number - 1, 0)
+            except OverflowError:  # 1.5 ** n overflows after ~1,750 polls (a day at 60 s): long at the cap
+                grown = self.max_interval
+            base = min(self.max_interval, grown)
+        low, high = 1 - self.jitter, 1 + self.jitter
+        return base * (low + (high - low) * random.random())  # random.uniform(low, high), without the call
 
 
 @dataclass(frozen=True)

@@ -274,6 +274,8 @@ def batches_reader(service: str, reports: ReportSet, calls: dict[str, Call] | No
             call = calls[batch_id] = WaylayHook.get_batch_call(service, batch_id)
         wanted.append(call)
     bodies = yield wanted
+    if len(pending) == 1 == len(bodies):  # one batch (most waits): no comprehension
+        return reports.update({pending[0]: batch_report(service, bodies[0])})
     return reports.update({i: batch_report(service, body) for i, body in zip(pending, bodies, strict=True)})
 
 
