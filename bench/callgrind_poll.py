@@ -224,7 +224,7 @@ def read_dumps(directory: Path) -> dict[str, int]:
     return found
 
 
-def run(polls: int, repeats: int, timeout: float = 1800.0) -> dict[str, Any]:
+def run(polls: int, repeats: int, timeout: float = 1800.0, keep: Path | None = None) -> dict[str, Any]:
     reason = missing()
     if reason:
         raise SystemExit(reason)
@@ -242,6 +242,10 @@ def run(polls: int, repeats: int, timeout: float = 1800.0) -> dict[str, Any]:
         if proc.returncode != 0:
             raise SystemExit(f"the callgrind run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         dumps = read_dumps(work)
+        if keep is not None:  # the dump files, for callgrind_annotate
+            keep.mkdir(parents=True, exist_ok=True)
+            for path in work.glob("cg.out*"):
+                shutil.copy(path, keep / path.name)
     result: dict[str, Any] = {"polls": polls, "repeats": repeats, "poll_interval_s": POLL_INTERVAL,
                               "valgrind": subprocess.run(["valgrind", "--version"], capture_output=True,
                                                          text=True).stdout.strip()}
@@ -263,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--polls", type=int, default=200, help="still-running polls of the measured waits")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="copy callgrind's dump files into this directory")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--helper", help=argparse.SUPPRESS)
@@ -272,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         asyncio.run(child_main(args.url, args.polls, args.repeats, Requests(args.helper)))
         return 0
-    print(json.dumps(run(args.polls, args.repeats)), flush=True)
+    print(json.dumps(run(args.polls, args.repeats, keep=args.keep)), flush=True)
     return 0
 
 
