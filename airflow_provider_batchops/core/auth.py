@@ -165,8 +165,10 @@ class TokenAuth(Auth):
         return self._header_of((await self.cache.aget(self.key, self._afetch)).value)
 
     def ready_headers(self) -> dict[str, str] | None:
-        token = self.cache._usable(self.key)
-        return None if token is None else self._header_of(token.value)
+        token = self.cache._tokens.get(self.key)  # TokenCache._usable, inline: asked on every poll
+        if token is None or not token.usable(time.time()):
+            return None
+        return self._header_of(token.value)
 
     def _header_of(self, value: str) -> dict[str, str]:
         """The header of a token: the same dict (not to be changed) while the token stays."""

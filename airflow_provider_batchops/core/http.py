@@ -89,13 +89,19 @@ def _query_text(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Reply:
     """A received response: status, headers and the raw body."""
 
     status: int
     headers: Mapping[str, str]
     content: bytes
+
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
+        # The dataclass's own __init__ of a frozen class goes through object.__setattr__ per field;
+        # one reply per poll makes the difference worth these lines.
+        fields = self.__dict__
+        fields["status"], fields["headers"], fields["content"] = status, headers, content
 
     def json(self) -> Any:
         """The parsed body; parsed once (the success check already parses it), then reused."""
@@ -260,9 +266,16 @@ class ApiClient:
         self._aiohttp_timeout: aiohttp.ClientTimeout | None = None
 
     # -- shared decision logic -------------------------------------------------------------------
-    def _next_step(self, call: Call, attempt: int, outcome: Outcome, refreshed: bool) -> Reply | _Step:
-        """The reply itself when it is the answer (a 2xx with a JSON body), else what to do next."""
-        reply, failure = outcome.reply, outcome.failure
+    def _next_step(self, call: Call, attempt: int, outcome: Reply | Outcome, refreshed: bool) -> Reply | _Step:
+        """The reply itself when it is the answer (a 2xx with a JSON body), else what to do next.
+
+        :param outcome: the attempt: a reply (a response arrived), or an :class:`Outcome` saying why not.
+        """
+        reply: Reply | None
+        if isinstance(outcome, Reply):
+            reply, failure = outcome, None
+        else:
+            reply, failure = outcome.reply, outcome.failure
         if reply is not None and 200 <= reply.status < 300:
             try:
                 reply.json()
@@ -281,6 +294,7 @@ class ApiClient:
         if failure in (Failure.NOT_SENT, Failure.TLS):
             if failure is Failure.NOT_SENT and attempt < self.retry.max_attempts:
                 return _Step(delay=self.retry.delay(attempt))
+            assert isinstance(outcome, Outcome)  # a failure always comes as an Outcome
             return _Step(error=NotSentError(call.method, path, None, reason=self._not_sent_reason(outcome, attempt)))
         if self.retry.should_retry(call, status, failure):
             if attempt < self.retry.max_attempts:
@@ -349,7 +363,7 @@ class ApiClient:
                 attempt -= 1  # a refreshed credential is not a retry
             time.sleep(step.delay or 0.0)
 
-    def _send_sync(self, call: Call, headers: dict[str, str]) -> Outcome:
+    def _send_sync(self, call: Call, headers: dict[str, str]) -> Reply | Outcome:
         import requests
 
         try:
@@ -362,7 +376,7 @@ class ApiClient:
                 timeout=(self.timeouts.connect, self.timeouts.total),
                 allow_redirects=False,
             )
-            return Outcome(Reply(resp.status_code, resp.headers, resp.content))
+            return Reply(resp.status_code, resp.headers, resp.content)
         except requests.exceptions.InvalidURL:
             raise ApiError(call.method, call.path, None, reason="invalid URL") from None
         except requests.exceptions.SSLError as exc:
@@ -418,7 +432,7 @@ class ApiClient:
             merged = self._merged = (credentials, {**self.headers, **credentials})
         return merged[1]
 
-    async def _send_async(self, call: Call, headers: dict[str, str]) -> Outcome:
+    async def _send_async(self, call: Call, headers: dict[str, str]) -> Reply | Outcome:
         import aiohttp
 
         session = current_session()
@@ -436,7 +450,7 @@ class ApiClient:
                 allow_redirects=False,
             ) as resp:
                 content = await resp.read()
-                return Outcome(Reply(resp.status, resp.headers, content))
+                return Reply(resp.status, resp.headers, content)
         except (aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError) as exc:
             return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
         except aiohttp.ClientConnectorError as exc:

@@ -116,7 +116,7 @@ class PollSchedule:
         return base * (low + (high - low) * random.random())  # random.uniform(low, high), without the call
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Decision:
     """The outcome of one step of the wait: ``done``, ``sleep``, ``timeout`` or ``error``."""
 
@@ -124,6 +124,13 @@ class Decision:
     report: StatusReport | None = None
     delay: float = 0.0
     error: Exception | None = None
+
+    def __init__(
+        self, kind: str, report: StatusReport | None = None, delay: float = 0.0, error: Exception | None = None
+    ) -> None:
+        # One decision per poll: filled in directly, not through object.__setattr__ per field.
+        fields = self.__dict__
+        fields["kind"], fields["report"], fields["delay"], fields["error"] = kind, report, delay, error
 
     @property
     def finished(self) -> bool:

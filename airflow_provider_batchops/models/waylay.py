@@ -308,7 +308,7 @@ def batch_report(service: str, body: Any) -> StatusReport:
             "batch_id": batch_id,
             "action": action,
             "description": operation.get("description"),
-            "queue_time": epoch_ms(queue_time),
+            "queue_time": queue_time if type(queue_time) is int else epoch_ms(queue_time),  # an int is itself
             "state": "running",
         }
         return StatusReport(BatchState.RUNNING, facts, f"{service} batch {batch_id} ({action}) is running")
