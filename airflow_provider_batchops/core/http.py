@@ -108,8 +108,18 @@ class Reply:
         try:
             return self.__dict__["_parsed"]
         except KeyError:
-            value = self.__dict__["_parsed"] = _parse_json(self.content) if self.content else None
-            return value
+            pass
+        content = self.content
+        if not content:
+            value = None
+        elif isinstance(content, (bytes, bytearray)) and 0 < content[0] < 0x80 and (len(content) < 2 or content[1]):
+            # An ASCII first byte and a non-zero second one: no BOM and not UTF-16/32, so
+            # json.detect_encoding would say UTF-8 (every JSON API's answer); its checks are skipped.
+            value = _DECODER.decode(content.decode("utf-8", "surrogatepass"))
+        else:
+            value = _parse_json(content)
+        self.__dict__["_parsed"] = value
+        return value
 
     def body_for_error(self) -> Any:
         try:
@@ -130,12 +140,7 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 def _parse_json(content: bytes | bytearray | str) -> Any:
     """``json.loads(content, parse_constant=_no_constant)``, on the shared decoder: same results, same errors."""
     if isinstance(content, (bytes, bytearray)):
-        # An ASCII first byte and a non-zero second one: no BOM and not UTF-16/32, so detect_encoding
-        # would say UTF-8 (the answer of every JSON API); its checks are skipped then.
-        if 0 < content[0] < 0x80 and (len(content) < 2 or content[1]):
-            content = content.decode("utf-8", "surrogatepass")
-        else:
-            content = content.decode(json.detect_encoding(content), "surrogatepass")
+        content = content.decode(json.detect_encoding(content), "surrogatepass")
     elif content.startswith("\ufeff"):
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", content, 0)
     return _DECODER.decode(content)
@@ -433,8 +438,6 @@ class ApiClient:
         return merged[1]
 
     async def _send_async(self, call: Call, headers: dict[str, str]) -> Reply | Outcome:
-        import aiohttp
-
         session = current_session()
         timeout = self._aiohttp_timeout
         if timeout is None:
@@ -451,20 +454,8 @@ class ApiClient:
             ) as resp:
                 content = await resp.read()
                 return Reply(resp.status, resp.headers, content)
-        except (aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError) as exc:
-            return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
-        except aiohttp.ClientConnectorError as exc:
-            return Outcome(failure=Failure.NOT_SENT, detail=_exception_text(exc))
-        except aiohttp.InvalidURL:
-            raise ApiError(call.method, call.path, None, reason="invalid URL") from None
-        except aiohttp.ClientResponseError as exc:
-            if _tls_answer(exc):
-                return Outcome(failure=Failure.TLS, detail="the server answered with a TLS record")
-            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            if _ssl_failure(exc):
-                return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
-            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+        except Exception as exc:  # what aiohttp raised, sorted out of the poll's way (no import per poll)
+            return _async_failure(call, exc)
 
     @asynccontextmanager
     async def astream(self, call: Call, read_timeout: float = 60.0) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -507,6 +498,27 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     import aiohttp
 
     return aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect)
+
+
+def _async_failure(call: Call, exc: Exception) -> Outcome:
+    """Why an aiohttp request got no response; an exception that is not a connection failure is re-raised."""
+    import aiohttp
+
+    if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError)):
+        return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Outcome(failure=Failure.NOT_SENT, detail=_exception_text(exc))
+    if isinstance(exc, aiohttp.InvalidURL):
+        raise ApiError(call.method, call.path, None, reason="invalid URL") from None
+    if isinstance(exc, aiohttp.ClientResponseError):
+        if _tls_answer(exc):
+            return Outcome(failure=Failure.TLS, detail="the server answered with a TLS record")
+        return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
+        if _ssl_failure(exc):
+            return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
+        return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+    raise exc
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:

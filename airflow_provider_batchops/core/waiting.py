@@ -239,7 +239,7 @@ async def wait_async(
 ) -> Decision:
     """Read the status until ``loop`` says stop, sleeping on the event loop."""
     decision = first
-    while decision is None or not decision.finished:
+    while decision is None or decision.kind == "sleep":  # not decision.finished, without the property call
         if decision is not None:
             await asyncio.sleep(decision.delay)
         try:
