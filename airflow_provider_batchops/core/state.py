@@ -57,11 +57,9 @@ _TERMINAL = frozenset(
 _TERMINAL_VALUES = frozenset(state.value for state in _TERMINAL)
 
 
-#: Stands for "no summary given" (a new empty dict each time, as ``field(default_factory=dict)``).
-_NEW_DICT: Any = object()
-
-
-@dataclass(frozen=True, init=False)
+# The generated __init__ on purpose: its values stay inside the instance (no separate __dict__ object),
+# and a report lives over the sleep between two polls, so a wait keeps one GC-tracked object, not two.
+@dataclass(frozen=True)
 class StatusReport:
     """One reading of a remote batch or job.
 
@@ -79,19 +77,6 @@ class StatusReport:
     message: str = ""
     item_failures: int = 0
     unknown_state: str | None = None
-
-    def __init__(
-        self,
-        state: BatchState,
-        summary: dict[str, Any] = _NEW_DICT,  # type: ignore[assignment]  # a new dict, as default_factory
-        message: str = "",
-        item_failures: int = 0,
-        unknown_state: str | None = None,
-    ) -> None:
-        # One report per poll: filled in directly, not through object.__setattr__ per field.
-        fields = self.__dict__
-        fields["state"], fields["summary"], fields["message"] = state, {} if summary is _NEW_DICT else summary, message
-        fields["item_failures"], fields["unknown_state"] = item_failures, unknown_state
 
     def to_json(self) -> dict[str, Any]:
         data = {

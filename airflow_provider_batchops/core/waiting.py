@@ -241,7 +241,8 @@ async def wait_async(
     decision = first
     while decision is None or decision.kind == "sleep":  # not decision.finished, without the property call
         if decision is not None:
-            await asyncio.sleep(decision.delay)
+            delay, decision = decision.delay, None  # the decision dies young, not kept over the sleep
+            await asyncio.sleep(delay)
         try:
             decision = loop.decide(await read())
         except TransientApiError as exc:
