@@ -237,6 +237,10 @@ class _Step:
         self.delay, self.error, self.refresh_auth = delay, error, refresh_auth
 
 
+_DEFAULT_RETRY = RetryPolicy()
+_DEFAULT_TIMEOUTS = Timeouts()
+
+
 class ApiClient:
     """Sends :class:`Call` objects to one base URL, sync or async, with one retry rule.
 
@@ -261,8 +265,8 @@ class ApiClient:
         self.error_message = error_message
         self.base_url = base_url.rstrip("/")
         self.auth = auth
-        self.retry = retry or RetryPolicy()
-        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or _DEFAULT_RETRY  # frozen: one shared default instead of one per client
+        self.timeouts = timeouts or _DEFAULT_TIMEOUTS
         self.headers = {"Accept": "application/json", **(headers or {})}
         self._session: requests.Session | None = None
         #: The last credential headers and the request headers built from them (the async path reuses
