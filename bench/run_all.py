@@ -38,16 +38,19 @@ def scale_runs(sim: SimulatorProcess, args: argparse.Namespace, logs: Path) -> l
     impls = [i for i in args.impls if i != "http" or installed("airflow.providers.http")]
     runs = []
     for waits in args.sizes:
-        for impl in impls:
-            repeats = 1 + (args.extra_provider_runs if impl == "provider" and waits == max(args.sizes) else 0)
-            for repeat in range(repeats):
-                print(f"  triggerer scale: {impl} x {waits} waits (run {repeat + 1}/{repeats})", flush=True)
-                cmd = [PYTHON, "-m", "bench.triggerer_scale", "--impl", impl, "--waits", str(waits),
-                       "--sim-url", sim.url, "--poll-interval", str(args.poll_interval),
-                       "--batch-delay", str(args.batch_delay)]
-                run = run_json(cmd, timeout=args.batch_delay + 600, log=logs / f"scale-{impl}-{waits}-{repeat}.log")
-                run["repeat"] = repeat
-                runs.append(run)
+        repeats = 1 + (args.extra_provider_runs if waits == max(args.sizes) else 0)
+        # The provider and the floor alternate (as many floor runs as provider runs at the largest size),
+        # so load from elsewhere on the machine falls on both alike; the peers follow.
+        order = [(impl, r) for r in range(repeats) for impl in impls if impl in ("provider", "floor")]
+        order += [(impl, 0) for impl in impls if impl not in ("provider", "floor")]
+        for impl, repeat in order:
+            print(f"  triggerer scale: {impl} x {waits} waits (run {repeat + 1})", flush=True)
+            cmd = [PYTHON, "-m", "bench.triggerer_scale", "--impl", impl, "--waits", str(waits),
+                   "--sim-url", sim.url, "--poll-interval", str(args.poll_interval),
+                   "--batch-delay", str(args.batch_delay)]
+            run = run_json(cmd, timeout=args.batch_delay + 600, log=logs / f"scale-{impl}-{waits}-{repeat}.log")
+            run["repeat"] = repeat
+            runs.append(run)
     if args.gc_freeze_run and "provider" in impls:
         waits = max(args.sizes)
         print(f"  triggerer scale: provider x {waits} waits with gc.freeze() (diagnosis)", flush=True)
@@ -412,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impls", type=lambda s: s.split(","), default=["provider", "http", "naive", "floor"])
     parser.add_argument("--poll-interval", type=float, default=5.0)
     parser.add_argument("--batch-delay", type=float, default=25.0)
-    parser.add_argument("--extra-provider-runs", type=int, default=2, help="more provider runs at the largest size")
+    parser.add_argument("--extra-provider-runs", type=int, default=2,
+                        help="more provider and floor runs (alternating) at the largest size")
     parser.add_argument("--parse-runs", type=int, default=10)
     parser.add_argument("--no-gc-freeze-run", dest="gc_freeze_run", action="store_false",
                         help="skip the provider run with gc.freeze() at the largest size (a diagnosis)")
