@@ -206,6 +206,16 @@ async def measure(make: Callable[[str], Any], ids: list[str], timeout: float, cl
         else:
             pauses.append((info["generation"], time.perf_counter() - gc_started[0]))
 
+    spans: list[float] = []
+
+    async def timed(trigger: Any) -> Any:
+        """One wait, timed from its start to its event (the poll rate it asked for is worked out from it)."""
+        began = time.perf_counter()
+        try:
+            return await first_event(trigger)
+        finally:
+            spans.append(time.perf_counter() - began)
+
     gc.callbacks.append(on_gc)
     probe_task = asyncio.create_task(probe())
     await asyncio.sleep(1.0)  # the idle loop's lag, for reference
@@ -214,7 +224,7 @@ async def measure(make: Callable[[str], Any], ids: list[str], timeout: float, cl
     cpu_before, wall_before = time.process_time(), time.perf_counter()
     tasks = []
     for remote_id in ids:  # as the triggerer's create_triggers: build one, start it, let the loop run
-        tasks.append(asyncio.create_task(first_event(make(remote_id))))
+        tasks.append(asyncio.create_task(timed(make(remote_id))))
         await asyncio.sleep(0)
     _, pending = await asyncio.wait(tasks, timeout=max(1.0, timeout - (time.perf_counter() - wall_before)))
     for task in pending:
@@ -257,6 +267,7 @@ async def measure(make: Callable[[str], Any], ids: list[str], timeout: float, cl
         "gc_full_pause_max_ms": max(full, default=0.0) * 1000,
         "rss_before_mib": rss_before / 2**20,
         "rss_peak_mib": rss_peak / 2**20,
+        "wait_spans_s_total": sum(spans),
         "outcomes": dict(outcomes),
         "errors": dict(errors),
         "error_count": sum(errors.values()),
@@ -296,6 +307,9 @@ def run(impl: str, waits: int, url: str, poll_interval: float, batch_delay: floa
     SimulatorClient(url).clear_faults()
     status_route = SUPEROFFICE_STATUS_ROUTE if impl == "superoffice" else RULES_STATUS_ROUTE
     polls = int(counters["requests"].get(status_route, 0))
+    # The schedule asks for one read when a wait starts and one per poll interval after it (the jitter
+    # averages out): over waits that lasted S seconds in all, N + S / interval reads.
+    requested = waits + result["wait_spans_s_total"] / poll_interval
     result.update(
         impl=impl,
         label=LABELS[impl] + (", gc.freeze() after imports" if gc_freeze else ""),
@@ -306,6 +320,8 @@ def run(impl: str, waits: int, url: str, poll_interval: float, batch_delay: floa
         setup_s=setup_s,
         polls=polls,
         polls_per_wait=polls / waits if waits else math.nan,
+        requested_polls=requested,
+        poll_rate_pct=polls / requested * 100 if requested else math.nan,
         cpu_ms_per_1000_polls=result["cpu_s"] / polls * 1_000_000 if polls else math.nan,
         cpu_s_per_1000_polls=result["cpu_s"] / polls * 1000 if polls else math.nan,
         mem_kib_per_wait=max(0.0, result["rss_peak_mib"] - result["rss_before_mib"]) * 1024 / waits,

@@ -26,6 +26,11 @@ class Auth:
     async def aheaders(self) -> dict[str, str]:
         return self.headers()
 
+    def ready_headers(self) -> dict[str, str] | None:
+        """The headers when they are at hand without waiting (fixed ones, a cached token), else ``None``
+        (then ``await aheaders()``); what the async client asks first on every request."""
+        return None
+
     def invalidate(self) -> bool:
         """Forget the current credential after a 401; True if a fresh one can be obtained."""
         return False
@@ -42,6 +47,9 @@ class StaticAuth(Auth):
         self._headers = headers
 
     def headers(self) -> dict[str, str]:
+        return self._headers
+
+    def ready_headers(self) -> dict[str, str] | None:
         return self._headers
 
 
@@ -147,14 +155,28 @@ class TokenAuth(Auth):
     ) -> None:
         self.key, self._fetch, self._afetch, self.cache = key, fetch, afetch, cache
         self._last: str | None = None
+        self._header: tuple[str, dict[str, str]] | None = None
 
     def headers(self) -> dict[str, str]:
         self._last = self.cache.get(self.key, self._fetch).value
         return {"Authorization": f"Bearer {self._last}"}
 
     async def aheaders(self) -> dict[str, str]:
-        self._last = (await self.cache.aget(self.key, self._afetch)).value
-        return {"Authorization": f"Bearer {self._last}"}
+        return self._header_of((await self.cache.aget(self.key, self._afetch)).value)
+
+    def ready_headers(self) -> dict[str, str] | None:
+        token = self.cache._tokens.get(self.key)  # TokenCache._usable, inline: asked on every poll
+        if token is None or not token.usable(time.time()):
+            return None
+        return self._header_of(token.value)
+
+    def _header_of(self, value: str) -> dict[str, str]:
+        """The header of a token: the same dict (not to be changed) while the token stays."""
+        self._last = value
+        header = self._header
+        if header is None or header[0] != value:
+            header = self._header = (value, {"Authorization": f"Bearer {value}"})
+        return header[1]
 
     def invalidate(self) -> bool:
         self.cache.invalidate(self.key, self._last)

@@ -170,8 +170,17 @@ class ApiHook(BaseHook, abc.ABC):
         """Run a reader (see :mod:`~airflow_provider_batchops.core.reading`) with blocking requests."""
         return read_sync(self.client, reader)
 
-    async def arun(self, reader: Reader[T]) -> T:
-        """Run a reader on the event loop (triggers); the same reader as :meth:`run`."""
+    def arun(self, reader: Reader[T]) -> Coroutine[Any, Any, T]:
+        """Run a reader on the event loop (triggers); the same reader as :meth:`run`. Await the result.
+
+        Once the client is built (every poll after the first) this is :func:`read_async` itself, with
+        no coroutine around it.
+        """
+        if self._client is not None:
+            return read_async(self._client, reader)
+        return self._arun_first(reader)
+
+    async def _arun_first(self, reader: Reader[T]) -> T:
         return await read_async(await self.aclient(), reader)
 
     def send_start(self, call: Call, read_id: Callable[[Reply], T]) -> T:

@@ -61,8 +61,11 @@ class Call:
     idempotent: bool | None = None
     authenticated: bool = True
 
-    @property
+    @functools.cached_property
     def resolved_path(self) -> str:
+        """The path with its parameters filled in; worked out once per call (a poll re-sends one call)."""
+        if not self.path_params:
+            return self.path.format()
         encoded = {key: quote(str(value), safe="") for key, value in self.path_params.items()}
         return self.path.format(**encoded)
 
@@ -72,7 +75,9 @@ class Call:
 
     def query_items(self) -> list[tuple[str, str]]:
         items: list[tuple[str, str]] = []
-        for key, value in (self.params or {}).items():
+        if not self.params:
+            return items
+        for key, value in self.params.items():
             values = value if isinstance(value, (list, tuple)) else [value]
             items.extend((key, _query_text(v)) for v in values if v is not None)
         return items
@@ -84,7 +89,7 @@ def _query_text(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Reply:
     """A received response: status, headers and the raw body."""
 
@@ -92,15 +97,29 @@ class Reply:
     headers: Mapping[str, str]
     content: bytes
 
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
+        # The dataclass's own __init__ of a frozen class goes through object.__setattr__ per field;
+        # one reply per poll makes the difference worth these lines.
+        fields = self.__dict__
+        fields["status"], fields["headers"], fields["content"] = status, headers, content
+
     def json(self) -> Any:
         """The parsed body; parsed once (the success check already parses it), then reused."""
         try:
             return self.__dict__["_parsed"]
         except KeyError:
-            value = self.__dict__["_parsed"] = (
-                json.loads(self.content, parse_constant=_no_constant) if self.content else None
-            )
-            return value
+            pass
+        content = self.content
+        if not content:
+            value = None
+        elif isinstance(content, (bytes, bytearray)) and 0 < content[0] < 0x80 and (len(content) < 2 or content[1]):
+            # An ASCII first byte and a non-zero second one: no BOM and not UTF-16/32, so
+            # json.detect_encoding would say UTF-8 (every JSON API's answer); its checks are skipped.
+            value = _DECODER.decode(content.decode("utf-8", "surrogatepass"))
+        else:
+            value = _parse_json(content)
+        self.__dict__["_parsed"] = value
+        return value
 
     def body_for_error(self) -> Any:
         try:
@@ -112,6 +131,19 @@ class Reply:
 def _no_constant(name: str) -> Any:
     """``NaN``/``Infinity`` are not JSON (Python's parser takes them); a body with them is unreadable."""
     raise ValueError(f"{name} is not valid JSON")
+
+
+#: One decoder for every body (``json.loads`` with an option builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _parse_json(content: bytes | bytearray | str) -> Any:
+    """``json.loads(content, parse_constant=_no_constant)``, on the shared decoder: same results, same errors."""
+    if isinstance(content, (bytes, bytearray)):
+        content = content.decode(json.detect_encoding(content), "surrogatepass")
+    elif content.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", content, 0)
+    return _DECODER.decode(content)
 
 
 class Failure(Enum):
@@ -192,18 +224,21 @@ class Timeouts:
 
 
 class _Step:
-    """What to do after one attempt: return the reply, retry after a delay, or raise."""
+    """What to do after an attempt that did not give the answer: retry after a delay, or raise."""
 
-    __slots__ = ("delay", "error", "refresh_auth", "reply")
+    __slots__ = ("delay", "error", "refresh_auth")
 
     def __init__(
         self,
-        reply: Reply | None = None,
         delay: float | None = None,
         error: ApiError | None = None,
         refresh_auth: bool = False,
     ) -> None:
-        self.reply, self.delay, self.error, self.refresh_auth = reply, delay, error, refresh_auth
+        self.delay, self.error, self.refresh_auth = delay, error, refresh_auth
+
+
+_DEFAULT_RETRY = RetryPolicy()
+_DEFAULT_TIMEOUTS = Timeouts()
 
 
 class ApiClient:
@@ -230,14 +265,26 @@ class ApiClient:
         self.error_message = error_message
         self.base_url = base_url.rstrip("/")
         self.auth = auth
-        self.retry = retry or RetryPolicy()
-        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or _DEFAULT_RETRY  # frozen: one shared default instead of one per client
+        self.timeouts = timeouts or _DEFAULT_TIMEOUTS
         self.headers = {"Accept": "application/json", **(headers or {})}
         self._session: requests.Session | None = None
+        #: The last credential headers and the request headers built from them (the async path reuses
+        #: them while the credential stays the same, i.e. on nearly every poll).
+        self._merged: tuple[dict[str, str], dict[str, str]] | None = None
+        self._aiohttp_timeout: aiohttp.ClientTimeout | None = None
 
     # -- shared decision logic -------------------------------------------------------------------
-    def _next_step(self, call: Call, attempt: int, outcome: Outcome, refreshed: bool) -> _Step:
-        reply, failure = outcome.reply, outcome.failure
+    def _next_step(self, call: Call, attempt: int, outcome: Reply | Outcome, refreshed: bool) -> Reply | _Step:
+        """The reply itself when it is the answer (a 2xx with a JSON body), else what to do next.
+
+        :param outcome: the attempt: a reply (a response arrived), or an :class:`Outcome` saying why not.
+        """
+        reply: Reply | None
+        if isinstance(outcome, Reply):
+            reply, failure = outcome, None
+        else:
+            reply, failure = outcome.reply, outcome.failure
         if reply is not None and 200 <= reply.status < 300:
             try:
                 reply.json()
@@ -247,7 +294,7 @@ class ApiClient:
                     return _Step(delay=self.retry.delay(attempt))
                 error_cls = MalformedResponseError if call.is_idempotent else StartOutcomeUnknownError
                 return _Step(error=error_cls(call.method, path, reply.status, reason="body is not valid JSON"))
-            return _Step(reply=reply)
+            return reply
         path = call.resolved_path
         status = reply.status if reply is not None else None
         if status == 401 and self.auth is not None and call.authenticated and not refreshed:
@@ -256,6 +303,7 @@ class ApiClient:
         if failure in (Failure.NOT_SENT, Failure.TLS):
             if failure is Failure.NOT_SENT and attempt < self.retry.max_attempts:
                 return _Step(delay=self.retry.delay(attempt))
+            assert isinstance(outcome, Outcome)  # a failure always comes as an Outcome
             return _Step(error=NotSentError(call.method, path, None, reason=self._not_sent_reason(outcome, attempt)))
         if self.retry.should_retry(call, status, failure):
             if attempt < self.retry.max_attempts:
@@ -315,8 +363,8 @@ class ApiClient:
             if self.auth is not None and call.authenticated:
                 headers.update(self.auth.headers())
             step = self._next_step(call, attempt, self._send_sync(call, headers), refreshed)
-            if step.reply is not None:
-                return step.reply
+            if isinstance(step, Reply):
+                return step
             if step.error is not None:
                 raise step.error
             if step.refresh_auth:
@@ -324,7 +372,7 @@ class ApiClient:
                 attempt -= 1  # a refreshed credential is not a retry
             time.sleep(step.delay or 0.0)
 
-    def _send_sync(self, call: Call, headers: dict[str, str]) -> Outcome:
+    def _send_sync(self, call: Call, headers: dict[str, str]) -> Reply | Outcome:
         import requests
 
         try:
@@ -337,7 +385,7 @@ class ApiClient:
                 timeout=(self.timeouts.connect, self.timeouts.total),
                 allow_redirects=False,
             )
-            return Outcome(Reply(resp.status_code, resp.headers, resp.content))
+            return Reply(resp.status_code, resp.headers, resp.content)
         except requests.exceptions.InvalidURL:
             raise ApiError(call.method, call.path, None, reason="invalid URL") from None
         except requests.exceptions.SSLError as exc:
@@ -367,12 +415,17 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
-            headers = dict(self.headers)
-            if self.auth is not None and call.authenticated:
-                headers.update(await self.auth.aheaders())
+            auth = self.auth
+            if auth is not None and call.authenticated:
+                credentials = auth.ready_headers()  # nearly every poll: no await for a cached token
+                if credentials is None:
+                    credentials = await auth.aheaders()
+                headers = self._with_credentials(credentials)
+            else:
+                headers = self.headers
             step = self._next_step(call, attempt, await self._send_async(call, headers), refreshed)
-            if step.reply is not None:
-                return step.reply
+            if isinstance(step, Reply):
+                return step
             if step.error is not None:
                 raise step.error
             if step.refresh_auth:
@@ -380,37 +433,33 @@ class ApiClient:
                 attempt -= 1
             await asyncio.sleep(step.delay or 0.0)
 
-    async def _send_async(self, call: Call, headers: dict[str, str]) -> Outcome:
-        import aiohttp
+    def _with_credentials(self, credentials: dict[str, str]) -> dict[str, str]:
+        """The request headers with ``credentials``; the same dict while the credential does not change
+        (aiohttp copies the headers it is given, it does not change them)."""
+        merged = self._merged
+        if merged is None or (merged[0] is not credentials and merged[0] != credentials):
+            merged = self._merged = (credentials, {**self.headers, **credentials})
+        return merged[1]
 
+    async def _send_async(self, call: Call, headers: dict[str, str]) -> Reply | Outcome:
         session = current_session()
-        timeout = _client_timeout(self.timeouts)
+        timeout = self._aiohttp_timeout
+        if timeout is None:
+            timeout = self._aiohttp_timeout = _client_timeout(self.timeouts)
         try:
             async with session.request(
                 call.method,
-                self._url(call),
-                params=call.query_items(),
+                self.base_url + call.resolved_path,
+                params=call.query_items() if call.params else None,
                 json=call.json_body,
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
             ) as resp:
                 content = await resp.read()
-                return Outcome(Reply(resp.status, resp.headers, content))
-        except (aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError) as exc:
-            return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
-        except aiohttp.ClientConnectorError as exc:
-            return Outcome(failure=Failure.NOT_SENT, detail=_exception_text(exc))
-        except aiohttp.InvalidURL:
-            raise ApiError(call.method, call.path, None, reason="invalid URL") from None
-        except aiohttp.ClientResponseError as exc:
-            if _tls_answer(exc):
-                return Outcome(failure=Failure.TLS, detail="the server answered with a TLS record")
-            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            if _ssl_failure(exc):
-                return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
-            return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+                return Reply(resp.status, resp.headers, content)
+        except Exception as exc:  # what aiohttp raised, sorted out of the poll's way (no import per poll)
+            return _async_failure(call, exc)
 
     @asynccontextmanager
     async def astream(self, call: Call, read_timeout: float = 60.0) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -453,6 +502,27 @@ def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     import aiohttp
 
     return aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect)
+
+
+def _async_failure(call: Call, exc: Exception) -> Outcome:
+    """Why an aiohttp request got no response; an exception that is not a connection failure is re-raised."""
+    import aiohttp
+
+    if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError)):
+        return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Outcome(failure=Failure.NOT_SENT, detail=_exception_text(exc))
+    if isinstance(exc, aiohttp.InvalidURL):
+        raise ApiError(call.method, call.path, None, reason="invalid URL") from None
+    if isinstance(exc, aiohttp.ClientResponseError):
+        if _tls_answer(exc):
+            return Outcome(failure=Failure.TLS, detail="the server answered with a TLS record")
+        return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
+        if _ssl_failure(exc):
+            return Outcome(failure=Failure.TLS, detail=_exception_text(exc))
+        return Outcome(failure=Failure.LOST, detail=type(exc).__name__)
+    raise exc
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
@@ -545,6 +615,9 @@ class _LoopSession:
 _loop_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
     weakref.WeakKeyDictionary()
 )
+#: The loop whose session was looked up last, and its entry: every poll asks, nearly always on the
+#: same loop (a weak-key look-up makes a new weak reference each time). Cleared when the session closes.
+_recent: tuple[asyncio.AbstractEventLoop, _LoopSession] | None = None
 
 
 @asynccontextmanager
@@ -554,6 +627,7 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
     Every trigger on a loop shares one connection pool. The session is closed when its last user
     leaves, so a loop that ends (``asyncio.run`` in ``dag.test()``) leaves nothing unclosed.
     """
+    global _recent
     import aiohttp
 
     loop = asyncio.get_running_loop()
@@ -562,6 +636,7 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
         connector = aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
         entry = _LoopSession(aiohttp.ClientSession(connector=connector))
         _loop_sessions[loop] = entry
+        _recent = None
     entry.users += 1
     try:
         yield entry.session
@@ -569,12 +644,22 @@ async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
         entry.users -= 1
         if entry.users == 0:
             _loop_sessions.pop(loop, None)
+            if _recent is not None and _recent[0] is loop:
+                _recent = None
             await entry.session.close()
 
 
 def current_session() -> aiohttp.ClientSession:
     """The session opened by an enclosing :func:`shared_session` block on this loop."""
-    entry = _loop_sessions.get(asyncio.get_running_loop())
+    global _recent
+    loop = asyncio.get_running_loop()
+    recent = _recent
+    if recent is not None and recent[0] is loop:
+        entry: _LoopSession | None = recent[1]
+    else:
+        entry = _loop_sessions.get(loop)
+        if entry is not None:
+            _recent = (loop, entry)
     if entry is None or entry.session.closed:
         raise RuntimeError("ApiClient.arequest must run inside 'async with shared_session()'")
     return entry.session

@@ -44,10 +44,9 @@ async def read_async(client: ApiClient, reader: Reader[T]) -> T:
     while not step.done:
         calls = step.calls
         if len(calls) == 1:  # the common case: no gather and no task per poll
-            replies = [await client.arequest(calls[0])]
+            step.send_one(calls[0], await client.arequest(calls[0]))
         else:
-            replies = list(await asyncio.gather(*(client.arequest(call) for call in calls)))
-        step.send(calls, replies)
+            step.send(calls, list(await asyncio.gather(*(client.arequest(call) for call in calls))))
     return step.result
 
 
@@ -62,32 +61,45 @@ class _Step:
         self.result: Any = None
         self.calls: list[Call] = []
         self.many = False
-        self._advance(lambda: next(reader), None)
+        self._advance(None, None, None)  # sending None to a fresh generator starts it, as next() does
 
     def send(self, calls: list[Call], replies: list[Reply]) -> None:
         bodies = [_body(call, reply) for call, reply in zip(calls, replies, strict=True)]
         value = bodies if self.many else bodies[0]
-        last = (calls[-1], replies[-1]) if calls else None
-        self._advance(lambda: self.reader.send(value), last)
+        if calls:
+            self._advance(value, calls[-1], replies[-1])
+        else:
+            self._advance(value, None, None)
 
-    def _advance(self, move: Any, last: tuple[Call, Reply] | None) -> None:
+    def send_one(self, call: Call, reply: Reply) -> None:
+        """:meth:`send` of one call's reply (the reader yielded one call, or a list of one)."""
+        body = _body(call, reply)
+        self._advance([body] if self.many else body, call, reply)
+
+    def _advance(self, value: Any, call: Call | None, reply: Reply | None) -> None:
         try:
-            request = move()
+            request = self.reader.send(value)
         except StopIteration as stop:
             self.done, self.result = True, stop.value
             return
         except InputError:
             raise
         except Exception as exc:  # a reader meets arbitrary JSON: every failure is the same kind
-            if last is None or isinstance(exc, MalformedResponseError):
+            if call is None or reply is None or isinstance(exc, MalformedResponseError):
                 raise
             from airflow_provider_batchops.core.hook import problem_text
 
-            call, reply = last
             raise MalformedResponseError(call.method, call.resolved_path, reply.status, reply.body_for_error(),
                                          reason=problem_text(exc)) from None
-        self.many = isinstance(request, list)
-        self.calls = list(request) if isinstance(request, list) else [request]
+        if type(request) is list:
+            self.many = True
+            self.calls = request
+        elif isinstance(request, list):
+            self.many = True
+            self.calls = list(request)
+        else:
+            self.many = False
+            self.calls = [request]
 
 
 def _body(call: Call, reply: Reply) -> Any:

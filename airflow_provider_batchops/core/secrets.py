@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 
@@ -24,13 +25,22 @@ def mask(secret: str | None) -> None:
     mask_secret(secret)
 
 
+#: Digests of the secrets this process registered from the event loop. The masker keeps a secret for
+#: good, so every trigger of a connection (thousands in a triggerer) need not send it again.
+_registered: set[bytes] = set()
+
+
 async def amask(secret: str | None) -> None:
-    """Hide ``secret`` in logs without blocking the event loop (triggerer side)."""
+    """Hide ``secret`` in logs without blocking the event loop (triggerer side); once per process."""
     if not secret:
+        return
+    digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+    if digest in _registered:
         return
     try:
         from airflow.sdk.log import amask_secret
     except ImportError:  # pragma: no cover - before amask_secret existed: mask in this process only
         _local_masker().add_mask(secret)
-        return
-    await amask_secret(secret)
+    else:
+        await amask_secret(secret)
+    _registered.add(digest)

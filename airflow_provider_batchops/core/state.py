@@ -23,7 +23,7 @@ class BatchState(str, Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in _TERMINAL
+        return self._value_ in _TERMINAL_VALUES  # by value: an Enum member hashes in Python code
 
     @property
     def is_success(self) -> bool:
@@ -54,8 +54,11 @@ def outcome(succeeded: int, failed: int, unfinished: int = 0) -> BatchState:
 _TERMINAL = frozenset(
     {BatchState.SUCCEEDED, BatchState.PARTIALLY_FAILED, BatchState.FAILED, BatchState.CANCELLED}
 )
+_TERMINAL_VALUES = frozenset(state.value for state in _TERMINAL)
 
 
+# The generated __init__ on purpose: its values stay inside the instance (no separate __dict__ object),
+# and a report lives over the sleep between two polls, so a wait keeps one GC-tracked object, not two.
 @dataclass(frozen=True)
 class StatusReport:
     """One reading of a remote batch or job.
@@ -156,10 +159,21 @@ class ReportSet:
         self._latest: dict[Any, StatusReport] = {}
 
     def pending(self) -> list[Any]:
+        if len(self.ids) == 1:  # one id (most waits): the same as below, without the comprehension
+            only = self.ids[0]
+            latest = self._latest.get(only)
+            return [only] if latest is None or not latest.state.is_terminal else []
         return [i for i in self.ids if i not in self._latest or not self._latest[i].state.is_terminal]
 
     def update(self, fresh: dict[Any, StatusReport]) -> StatusReport:
         self._latest.update(fresh)
+        if len(self.ids) == 1:  # one id (most waits): the same as below, without the lists
+            only = self.ids[0]
+            report = self._latest[only] if only in self._latest else self.unread(only)
+            combined = self.combine([report])
+            if report.unknown_state and combined.unknown_state is None and not combined.state.is_terminal:
+                combined = replace(combined, unknown_state=f"{only}: {report.unknown_state}")
+            return combined
         reports = [self._latest[i] if i in self._latest else self.unread(i) for i in self.ids]
         combined = self.combine(reports)
         unknown = [f"{i}: {r.unknown_state}" for i, r in zip(self.ids, reports, strict=True) if r.unknown_state]

@@ -12,6 +12,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -91,9 +92,9 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
         conn_attr = self.hook_class.conn_name_attr
         return self.hook_class(**{conn_attr: getattr(self, conn_attr)})  # type: ignore[return-value]
 
-    async def read_status(self, hook: HookT) -> StatusReport:
-        """Read the status once, without blocking the loop."""
-        return await hook.arun(self.reader())
+    def read_status(self, hook: HookT) -> Awaitable[StatusReport]:
+        """Read the status once, without blocking the loop (an override may be ``async def``)."""
+        return hook.arun(self.reader())
 
     # -- shared behaviour ------------------------------------------------------------------------
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -115,7 +116,7 @@ class StatusTrigger(BaseTrigger, Generic[HookT], abc.ABC):
             hook = self.make_hook()
             async with shared_session():
                 loop = WaitLoop(self.schedule, self.deadline, self.max_transient_failures, self.unknown_state_reads)
-                decision = await wait_async(lambda: self.read_status(hook), loop)
+                decision = await wait_async(partial(self.read_status, hook), loop)
         except BatchOpsError as exc:
             decision = Decision("error", None, error=exc)
         yield TriggerEvent(event_payload(self.remote_id, decision))

@@ -104,15 +104,19 @@ class PollSchedule:
         return cls(interval=interval, max_interval=maximum)
 
     def delay(self, poll_number: int) -> float:
-        try:
-            grown = self.interval * self.factor ** max(poll_number - 1, 0)
-        except OverflowError:  # 1.5 ** n overflows after ~1,750 polls (a day at 60 s): long at the cap
-            grown = self.max_interval
-        base = min(self.max_interval, grown)
-        return base * random.uniform(1 - self.jitter, 1 + self.jitter)
+        if self.factor >= 1 and self.interval >= self.max_interval:
+            base = self.max_interval  # no room to grow (the triggerer's common case): no power to work out
+        else:
+            try:
+                grown = self.interval * self.factor ** max(poll_number - 1, 0)
+            except OverflowError:  # 1.5 ** n overflows after ~1,750 polls (a day at 60 s): long at the cap
+                grown = self.max_interval
+            base = min(self.max_interval, grown)
+        low, high = 1 - self.jitter, 1 + self.jitter
+        return base * (low + (high - low) * random.random())  # random.uniform(low, high), without the call
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Decision:
     """The outcome of one step of the wait: ``done``, ``sleep``, ``timeout`` or ``error``."""
 
@@ -120,6 +124,13 @@ class Decision:
     report: StatusReport | None = None
     delay: float = 0.0
     error: Exception | None = None
+
+    def __init__(
+        self, kind: str, report: StatusReport | None = None, delay: float = 0.0, error: Exception | None = None
+    ) -> None:
+        # One decision per poll: filled in directly, not through object.__setattr__ per field.
+        fields = self.__dict__
+        fields["kind"], fields["report"], fields["delay"], fields["error"] = kind, report, delay, error
 
     @property
     def finished(self) -> bool:
@@ -192,9 +203,12 @@ class WaitLoop:
                 log.info("Progress: %s", progress)
             if report.state.is_terminal:
                 return Decision("done", report)
-            gave_up = self._unknown(report)
-            if gave_up is not None:
-                return gave_up
+            if report.unknown_state is not None:
+                gave_up = self._unknown(report)
+                if gave_up is not None:
+                    return gave_up
+            else:  # what _unknown does for a state that was understood, without the call
+                self.unknown_in_a_row = 0
         delay = self.schedule.delay(self.polls)
         if self.deadline is not None:
             remaining = self.deadline - time.time()
@@ -225,9 +239,10 @@ async def wait_async(
 ) -> Decision:
     """Read the status until ``loop`` says stop, sleeping on the event loop."""
     decision = first
-    while decision is None or not decision.finished:
+    while decision is None or decision.kind == "sleep":  # not decision.finished, without the property call
         if decision is not None:
-            await asyncio.sleep(decision.delay)
+            delay, decision = decision.delay, None  # the decision dies young, not kept over the sleep
+            await asyncio.sleep(delay)
         try:
             decision = loop.decide(await read())
         except TransientApiError as exc:

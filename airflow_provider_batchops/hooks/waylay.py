@@ -258,10 +258,24 @@ class WaylayHook(ApiHook):
 
 
 # -- readers: each status read written once, run sync (hook.run) or async (hook.arun) -----------------
-def batches_reader(service: str, reports: ReportSet) -> Reader[StatusReport]:
-    """Read the unfinished batches of ``reports`` (together) and combine every batch's latest report."""
+def batches_reader(service: str, reports: ReportSet, calls: dict[str, Call] | None = None) -> Reader[StatusReport]:
+    """Read the unfinished batches of ``reports`` (together) and combine every batch's latest report.
+
+    :param calls: the status calls by batch id, kept between reads by a caller that reads again and
+        again (a trigger), so a poll re-sends the same call instead of building it anew.
+    """
     pending = reports.pending()
-    bodies = yield [WaylayHook.get_batch_call(service, batch_id) for batch_id in pending]
+    if calls is None:
+        calls = {}
+    wanted = []
+    for batch_id in pending:
+        call = calls.get(batch_id)
+        if call is None:
+            call = calls[batch_id] = WaylayHook.get_batch_call(service, batch_id)
+        wanted.append(call)
+    bodies = yield wanted
+    if len(pending) == 1 == len(bodies):  # one batch (most waits): no comprehension
+        return reports.update({pending[0]: batch_report(service, bodies[0])})
     return reports.update({i: batch_report(service, body) for i, body in zip(pending, bodies, strict=True)})
 
 

@@ -274,8 +274,44 @@ def failure_entries(failed: dict[str, Any], count: int) -> dict[str, Any]:
             "failures_truncated": len(listed) < count}
 
 
+def _running(body: Any) -> tuple[str, dict[str, Any], int | str | None] | None:
+    """``(id, operation, queueTime)`` of a body that is plainly a running batch, else ``None``.
+
+    Plainly: a JSON object with a string ``id``, an ``operation`` object (or none), a ``queueTime``
+    that is a whole number, a string or null (or none), and no ``finishedTime``/``results`` (or null).
+    :class:`BatchOperation` would accept such a body unchanged; every other body goes through it, so
+    its errors stay the same. This is the poll of every still-running batch, the triggerer's hot path.
+    """
+    if type(body) is not dict or body.get("finishedTime") is not None or body.get("results") is not None:
+        return None
+    batch_id = body.get("id")
+    operation = body.get("operation", _NO_OPERATION)
+    queue_time = body.get("queueTime")
+    if type(batch_id) is not str or type(operation) is not dict:
+        return None
+    if queue_time is not None and type(queue_time) is not int and type(queue_time) is not str:
+        return None
+    return batch_id, operation, queue_time
+
+
+_NO_OPERATION: dict[str, Any] = {}
+
+
 def batch_report(service: str, body: Any) -> StatusReport:
     """Map a Waylay batch status body (rules or resources) onto a :class:`StatusReport`."""
+    running = _running(body)
+    if running is not None:
+        batch_id, operation, queue_time = running
+        action = str(operation.get("action", ""))
+        facts = {
+            "service": service,
+            "batch_id": batch_id,
+            "action": action,
+            "description": operation.get("description"),
+            "queue_time": queue_time if type(queue_time) is int else epoch_ms(queue_time),  # an int is itself
+            "state": "running",
+        }
+        return StatusReport(BatchState.RUNNING, facts, f"{service} batch {batch_id} ({action}) is running")
     batch = BatchOperation.model_validate(body)
     action = str(batch.operation.get("action", ""))
     summary: dict[str, Any] = {

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
+from airflow_provider_batchops.core.http import Call
 from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
@@ -65,6 +66,7 @@ class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
         self.batch_ids = batch_id_list(batch_id, batch_ids)
         self.waylay_conn_id = waylay_conn_id
         self._reports = ReportSet(self.batch_ids, partial(combine_batch_reports, self.service))
+        self._calls: dict[str, Call] = {}
 
     @staticmethod
     def identity_of(service: str, remote_id: Any, waylay_conn_id: str) -> dict[str, Any]:
@@ -81,7 +83,7 @@ class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
         return ", ".join(self.batch_ids)
 
     def reader(self) -> Reader[StatusReport]:
-        return batches_reader(self.service, self._reports)
+        return batches_reader(self.service, self._reports, self._calls)
 
 
 class WaylayRegistryJobTrigger(StatusTrigger[WaylayHook]):

@@ -40,9 +40,12 @@ def test_results_files_and_sections(quick):
     out, results = quick
     text = (out / "results.md").read_text()
     for heading in ("## Goals", "## 1. Triggerer scale", "## 2. Request economy", "## 3. DAG-parse cost",
-                    "## 4. Bulk operations", "**Machine**", "**Packages**"):
+                    "## 4. Bulk operations", "## 5. Instructions per still-running poll", "**Machine**",
+                    "**Packages**"):
         assert heading in text
-    assert {"machine", "versions", "scale", "economy", "bulk", "parse", "goals", "duration_s"} <= set(results)
+    assert {"machine", "versions", "scale", "economy", "bulk", "parse", "callgrind", "goals", "duration_s"} <= set(
+        results)
+    assert "ratio" in results["callgrind"] or "skipped" in results["callgrind"]
     assert all({"goal", "figure", "met"} <= set(goal) for goal in results["goals"])
 
 
@@ -56,6 +59,7 @@ def test_triggerer_scale_runs_complete(quick):
         assert run["error_count"] == 0, run["errors"]
         assert run["outcomes"] == {"success": 20}
         assert run["polls"] >= 20
+        assert run["poll_rate_pct"] > 0
     assert runs["provider"]["token_requests"] == 1
 
 
