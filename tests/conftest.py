@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -96,6 +97,27 @@ def superoffice_api(monkeypatch: pytest.MonkeyPatch) -> str:
     set_connection(monkeypatch, "superoffice_default", conn_type="superoffice",
                    host=SUPEROFFICE_API.removesuffix("/api/v1"), password="token")
     return SUPEROFFICE_API
+
+
+@contextlib.asynccontextmanager
+async def serve_waylay(monkeypatch: pytest.MonkeyPatch, routes: dict[str, object]):
+    """A tiny aiohttp server on loopback with ``routes`` (path -> GET handler), as ``waylay_default``
+    with a pre-issued token; for the answers the simulator does not give."""
+    from aiohttp import web
+
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_get(path, handler)  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    set_connection(monkeypatch, "waylay_default", host=f"http://127.0.0.1:{port}", extra={"token": "jwt"})
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 class RetryingRun:

@@ -16,7 +16,7 @@ from unittest.mock import MagicMock
 import pytest
 from aiohttp import web
 from airflow.sdk import PokeReturnValue
-from conftest import GATEWAY, set_connection
+from conftest import GATEWAY, serve_waylay, set_connection
 from pydantic import ValidationError
 
 from airflow_provider_batchops.core.errors import (
@@ -206,22 +206,14 @@ async def run_trigger(monkeypatch, answers: list[tuple[int, bytes]]) -> tuple[di
         served += 1
         return web.Response(status=status, body=body, content_type="application/json")
 
-    app = web.Application()
-    app.router.add_get(BATCH_PATH, batch)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    set_connection(monkeypatch, "waylay_default", host=f"http://127.0.0.1:{port}", extra={"token": "jwt"})
-    trigger = WaylayBatchTrigger(service="rules", batch_id="b-1", poll_interval=0.05, max_poll_interval=0.05,
-                                 deadline=time.time() + 20)
-    events = trigger.run()
-    try:
-        event = await asyncio.wait_for(anext(events), 15)
-    finally:
-        await events.aclose()
-        await runner.cleanup()
+    async with serve_waylay(monkeypatch, {BATCH_PATH: batch}):
+        trigger = WaylayBatchTrigger(service="rules", batch_id="b-1", poll_interval=0.05, max_poll_interval=0.05,
+                                     deadline=time.time() + 20)
+        events = trigger.run()
+        try:
+            event = await asyncio.wait_for(anext(events), 15)
+        finally:
+            await events.aclose()
     return event.payload, served
 
 

@@ -174,23 +174,12 @@ async def test_a_silent_event_stream_does_not_hide_a_finished_job(monkeypatch):
             await response.write(b": keep-alive\n\n")
         return response
 
-    app = web.Application()
-    app.router.add_get("/registry/v2/jobs/build/j1", job)
-    app.router.add_get("/registry/v2/jobs/events", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    from conftest import set_connection
+    from conftest import serve_waylay
 
-    set_connection(monkeypatch, "waylay_default", host=f"http://127.0.0.1:{port}", extra={"token": "jwt"})
-    trigger = WaylayRegistryJobTrigger(job_type="build", job_id="j1", poll_interval=0.1, max_poll_interval=0.2,
-                                       deadline=time.time() + 8)
-    started = time.monotonic()
-    try:
+    async with serve_waylay(monkeypatch, {"/registry/v2/jobs/build/j1": job, "/registry/v2/jobs/events": events}):
+        trigger = WaylayRegistryJobTrigger(job_type="build", job_id="j1", poll_interval=0.1, max_poll_interval=0.2,
+                                           deadline=time.time() + 8)
+        started = time.monotonic()
         event = await asyncio.wait_for(anext(trigger.run()), 10)
-    finally:
-        await runner.cleanup()
     assert event.payload["status"] == "success", json.dumps(event.payload)
     assert time.monotonic() - started < 2.0  # not the 8 s deadline
