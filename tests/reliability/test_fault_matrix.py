@@ -38,6 +38,7 @@ from reliability_sim import (
 from airflow_provider_batchops.core.errors import (
     ApiError,
     BatchOpsError,
+    RemoteWorkFailedError,
     StartAcceptedError,
     StartOutcomeUnknownError,
     TransientApiError,
@@ -344,7 +345,12 @@ def test_fault(case: Case, sim, monkeypatch, quick_retry):  # noqa: F811 - fixtu
                "n/a" if start_route is None else starts_accepted, f"{elapsed:.2f}")
 
     # -- the expected outcome -------------------------------------------------------------------------
-    if case.failure is None:
+    if case.failure is None and slow and case.where == "start" and case.api is MAMMOTH and error is not None:
+        # Mammoth's bodiless DELETE is acted on although its answer was lost; the delete sent again
+        # then finds the batches gone, and the simulator's job says so (docs/semantics.md). Whether the
+        # first one got there first is a matter of timing: either outcome is the documented one.
+        assert isinstance(error, RemoteWorkFailedError) and "not found" in str(error), repr(error)
+    elif case.failure is None:
         assert error is None, f"expected success, got {error!r}"
     else:
         kind, text = case.failure
