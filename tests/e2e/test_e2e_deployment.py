@@ -247,18 +247,30 @@ def check_ran_once(deploy: Deployment, dag_id: str, run_id: str, tasks: list[str
     """Each deferred task: one deferral, one trigger event, two runs in its try (execute, execute_complete).
 
     A run of the task process starts by loading the DAG file ("Filling up the DagBag from ..."), in
-    Airflow 3.1 and 3.3 alike.
+    Airflow 3.1 and 3.3 alike. The triggerer writes a trigger's log file as it goes: right after the
+    run ends, the last lines of the triggers that fired last may not be on disk yet, so the logs of a
+    task that does not match yet are read again for up to 30 s (bounded, 1 s apart).
     """
-    problems = []
-    for task in tasks:
-        logs = deploy.task_logs(dag_id, run_id, task)
-        task_log = log_events(logs.get("attempt=1.log", ""))
-        trigger_logs = [log_events(text) for name, text in logs.items() if ".trigger." in name]
-        fired = sum(count_in(events, "Trigger fired event") for events in trigger_logs)
-        counts = (count_in(task_log, "Pausing task as DEFERRED"), fired, count_in(task_log, "Filling up the DagBag from"))
-        if counts != (1, 1, 2) or set(logs) - {"attempt=1.log"} == set():
-            problems.append(f"{task}: deferrals/trigger events/task runs = {counts}, log files {sorted(logs)}")
+    problems: list[str] = []
+    pending = list(tasks)
+    for _ in range(31):
+        problems = [problem for task in pending if (problem := _ran_once_problem(deploy, dag_id, run_id, task))]
+        if not problems:
+            return []
+        pending = [problem.split(":", 1)[0] for problem in problems]
+        time.sleep(1)
     return problems
+
+
+def _ran_once_problem(deploy: Deployment, dag_id: str, run_id: str, task: str) -> str | None:
+    logs = deploy.task_logs(dag_id, run_id, task)
+    task_log = log_events(logs.get("attempt=1.log", ""))
+    trigger_logs = [log_events(text) for name, text in logs.items() if ".trigger." in name]
+    fired = sum(count_in(events, "Trigger fired event") for events in trigger_logs)
+    counts = (count_in(task_log, "Pausing task as DEFERRED"), fired, count_in(task_log, "Filling up the DagBag from"))
+    if counts != (1, 1, 2) or set(logs) - {"attempt=1.log"} == set():
+        return f"{task}: deferrals/trigger events/task runs = {counts}, log files {sorted(logs)}"
+    return None
 
 
 def failure_text(deploy: Deployment, dag_id: str, run_id: str, task: str, attempt: int = 1) -> str:
