@@ -7,9 +7,8 @@ from unittest.mock import MagicMock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conformance import MAMMOTH, MAMMOTH_BATCHES, NO_MAMMOTH_MODEL, validate_request_body, validate_response
+from conformance import MAMMOTH, MAMMOTH_BATCHES, validate_request_body, validate_response
 from conftest import AIRFLOW_VERSION, set_connection
-from openapi_check import requires_spec
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import (
@@ -395,7 +394,6 @@ def test_sensor_pokes_and_returns_the_jobs(mm_conn, requests_mock):
 
 
 # -- conformance of the bodies sent and the answers read ---------------------------------------------
-@requires_spec(MAMMOTH, why=NO_MAMMOTH_MODEL)
 @pytest.mark.parametrize(
     ("operator", "kwargs"),
     [
