@@ -620,27 +620,35 @@ _loop_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSessio
 _recent: tuple[asyncio.AbstractEventLoop, _LoopSession] | None = None
 
 
-@asynccontextmanager
-async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
+class shared_session:  # lower case: used as a function, ``async with shared_session():``
     """Use the running loop's shared ``aiohttp`` session for the duration of the block.
 
     Every trigger on a loop shares one connection pool. The session is closed when its last user
-    leaves, so a loop that ends (``asyncio.run`` in ``dag.test()``) leaves nothing unclosed.
+    leaves, so a loop that ends (``asyncio.run`` in ``dag.test()``) leaves nothing unclosed. A plain
+    class rather than an ``asynccontextmanager``: each wait holds one for its whole life, and this
+    one is a single small object (no generator frame and context-manager wrapper per wait).
     """
-    global _recent
-    import aiohttp
 
-    loop = asyncio.get_running_loop()
-    entry = _loop_sessions.get(loop)
-    if entry is None or entry.session.closed:
-        connector = aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
-        entry = _LoopSession(aiohttp.ClientSession(connector=connector))
-        _loop_sessions[loop] = entry
-        _recent = None
-    entry.users += 1
-    try:
-        yield entry.session
-    finally:
+    __slots__ = ("entry", "loop")
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        global _recent
+        import aiohttp
+
+        loop = self.loop = asyncio.get_running_loop()
+        entry = _loop_sessions.get(loop)
+        if entry is None or entry.session.closed:
+            connector = aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
+            entry = _LoopSession(aiohttp.ClientSession(connector=connector))
+            _loop_sessions[loop] = entry
+            _recent = None
+        entry.users += 1
+        self.entry = entry
+        return entry.session
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        global _recent
+        entry, loop = self.entry, self.loop
         entry.users -= 1
         if entry.users == 0:
             _loop_sessions.pop(loop, None)

@@ -75,6 +75,38 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+class _TokenExchange:
+    """Key and secret exchanged for a token (``POST /accounts/v1/tokens``), asked only on a cache miss.
+
+    Every hook (so every deferred wait) holds one; the client and the call are built when a token is
+    actually requested, which is once per credential per token lifetime, not once per wait.
+    """
+
+    __slots__ = ("base_url", "key", "secret", "timeouts")
+
+    def __init__(self, base_url: str, key: str, secret: str, timeouts: Any) -> None:
+        self.base_url, self.key, self.secret, self.timeouts = base_url, key, secret, timeouts
+
+    def _exchange(self) -> tuple[ApiClient, Call]:
+        call = Call(
+            "POST",
+            TOKEN_PATH,
+            params={"grant_type": "client_credentials"},
+            json_body={"clientId": self.key, "clientSecret": self.secret},
+            idempotent=True,  # asking for a token twice is harmless
+            authenticated=False,
+        )
+        return ApiClient(self.base_url, None, timeouts=self.timeouts), call
+
+    def fetch(self) -> Token:
+        client, call = self._exchange()
+        return _token_from(client.request(call).json())
+
+    async def afetch(self) -> Token:
+        client, call = self._exchange()
+        return _token_from((await client.arequest(call)).json())
+
+
 class WaylayHook(ApiHook):
     """Talk to the Waylay rules and resources batch APIs.
 
@@ -119,23 +151,8 @@ class WaylayHook(ApiHook):
         if mode == "basic":
             encoded = base64.b64encode(f"{key}:{secret}".encode()).decode()
             return StaticAuth({"Authorization": f"Basic {encoded}"})
-        token_client = ApiClient(base_url, None, timeouts=timeouts)
-        token_call = Call(
-            "POST",
-            TOKEN_PATH,
-            params={"grant_type": "client_credentials"},
-            json_body={"clientId": key, "clientSecret": secret},
-            idempotent=True,  # asking for a token twice is harmless
-            authenticated=False,
-        )
-
-        def fetch() -> Token:
-            return _token_from(token_client.request(token_call).json())
-
-        async def afetch() -> Token:
-            return _token_from((await token_client.arequest(token_call)).json())
-
-        return TokenAuth(credential_key(base_url, key, secret), fetch, afetch)
+        exchange = _TokenExchange(base_url, key, secret, timeouts)
+        return TokenAuth(credential_key(base_url, key, secret), exchange.fetch, exchange.afetch)
 
     # -- calls: one description each, sent sync or async --------------------------------------------
     @staticmethod

@@ -15,6 +15,7 @@ from airflow_provider_batchops.core.state import ReportSet, StatusReport
 from airflow_provider_batchops.core.trigger import StatusTrigger
 from airflow_provider_batchops.core.validation import id_list
 from airflow_provider_batchops.hooks.waylay import (
+    BATCH_SERVICES,
     WaylayHook,
     batches_reader,
     check_id,
@@ -34,6 +35,10 @@ def batch_id_list(batch_id: Any = None, batch_ids: Any = None) -> list[str]:
     if (batch_id is None) == (batch_ids is None):
         raise InputError("batch_id", "give exactly one of batch_id or batch_ids")
     return id_list(batch_id, "batch_id") if batch_id is not None else id_list(batch_ids, "batch_ids")
+
+
+#: How the reports of several batches of one service combine (one function per service, shared by every wait).
+_COMBINE = {service: partial(combine_batch_reports, service) for service in BATCH_SERVICES}
 
 
 class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
@@ -65,7 +70,7 @@ class WaylayBatchTrigger(StatusTrigger[WaylayHook]):
         self.service = check_service(service)
         self.batch_ids = batch_id_list(batch_id, batch_ids)
         self.waylay_conn_id = waylay_conn_id
-        self._reports = ReportSet(self.batch_ids, partial(combine_batch_reports, self.service))
+        self._reports = ReportSet(self.batch_ids, _COMBINE[self.service])
         self._calls: dict[str, Call] = {}
 
     @staticmethod
