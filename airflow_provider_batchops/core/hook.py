@@ -7,6 +7,7 @@ import asyncio
 import json
 import weakref
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
@@ -152,9 +153,9 @@ class ApiHook(BaseHook, abc.ABC):
     async def aclient(self) -> ApiClient:
         """The client for triggers; the connection is read with Airflow's async API.
 
-        Hooks that ask for the same connection while a look-up is in flight on this loop share it
-        (a triggerer starting thousands of triggers reads each connection a few times, not thousands);
-        nothing is kept once the look-up is done, so a changed connection is seen by the next hook.
+        Hooks that ask for the same connection while a look-up is in flight on this loop, or within
+        :data:`LOOKUP_REUSE_SECONDS` after it succeeded, share it (a triggerer starting thousands of
+        triggers reads each connection a few times, not thousands); a failed look-up is not kept.
         """
         if self._client is None:
             conn = await _shared_lookup(self.conn_id, self.aget_connection)
@@ -233,18 +234,35 @@ class ApiHook(BaseHook, abc.ABC):
 _lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task[Any]]] = (
     weakref.WeakKeyDictionary()
 )
+#: Seconds a finished connection look-up is reused by the hooks of the same loop: the triggers that a
+#: triggerer starts together (thousands at once after a restart) read each connection a few times, not
+#: once each; a connection changed in Airflow is seen by the hooks built after that second.
+LOOKUP_REUSE_SECONDS = 1.0
 
 
 async def _shared_lookup(conn_id: str, lookup: Callable[[str], Coroutine[Any, Any, Connection]]) -> Connection:
-    """``await lookup(conn_id)``, joined by every caller on this loop until it is done."""
+    """``await lookup(conn_id)``, joined by every caller on this loop while it runs and for
+    :data:`LOOKUP_REUSE_SECONDS` after it succeeded (a failed look-up is not kept)."""
     loop = asyncio.get_running_loop()
-    in_flight = _lookups.setdefault(loop, {})
-    task = in_flight.get(conn_id)
+    shared = _lookups.setdefault(loop, {})
+    task = shared.get(conn_id)
     if task is None:
-        task = in_flight[conn_id] = loop.create_task(lookup(conn_id))
-        task.add_done_callback(lambda _: in_flight.pop(conn_id, None))
+        task = shared[conn_id] = loop.create_task(lookup(conn_id))
+        task.add_done_callback(partial(_forget_later, shared, conn_id))
     conn: Connection = await asyncio.shield(task)  # one waiter's cancellation does not cancel the others'
     return conn
+
+
+def _forget_later(shared: dict[str, asyncio.Task[Any]], conn_id: str, task: asyncio.Task[Any]) -> None:
+    if task.cancelled() or task.exception() is not None:
+        _forget(shared, conn_id, task)  # the next hook asks again
+    else:
+        task.get_loop().call_later(LOOKUP_REUSE_SECONDS, _forget, shared, conn_id, task)
+
+
+def _forget(shared: dict[str, asyncio.Task[Any]], conn_id: str, task: asyncio.Task[Any]) -> None:
+    if shared.get(conn_id) is task:
+        del shared[conn_id]
 
 
 def _secrets_of(conn: Connection) -> list[str]:

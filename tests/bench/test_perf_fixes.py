@@ -37,7 +37,8 @@ def test_client_timeout_is_built_once_per_timeouts():
     assert _client_timeout(Timeouts(connect=3.0, total=8.0)).total == 8.0
 
 
-async def test_concurrent_connection_lookups_are_shared_then_forgotten():
+async def test_concurrent_connection_lookups_are_shared_then_forgotten(monkeypatch):
+    monkeypatch.setattr(hook_module, "LOOKUP_REUSE_SECONDS", 0.2)
     calls = []
     release = asyncio.Event()
 
@@ -54,7 +55,9 @@ async def test_concurrent_connection_lookups_are_shared_then_forgotten():
     assert calls == ["a", "b"]  # one look-up per connection id while in flight
     assert set(results[:50]) == {"conn:a:1"} and results[50] == "conn:b:2"
     await asyncio.sleep(0)
-    assert await hook_module._shared_lookup("a", lookup) == "conn:a:3"  # nothing kept once done
+    assert await hook_module._shared_lookup("a", lookup) == "conn:a:1"  # reused just after it finished
+    await asyncio.sleep(0.3)
+    assert await hook_module._shared_lookup("a", lookup) == "conn:a:3"  # and forgotten after the window
 
 
 async def test_a_cancelled_waiter_does_not_cancel_the_shared_lookup():
