@@ -174,7 +174,7 @@ async def test_a_silent_event_stream_does_not_hide_a_finished_job(monkeypatch):
             await response.write(b": keep-alive\n\n")
         return response
 
-    from conftest import serve_waylay
+    from tests.support.helpers import serve_waylay
 
     async with serve_waylay(monkeypatch, {"/registry/v2/jobs/build/j1": job, "/registry/v2/jobs/events": events}):
         trigger = WaylayRegistryJobTrigger(job_type="build", job_id="j1", poll_interval=0.1, max_poll_interval=0.2,

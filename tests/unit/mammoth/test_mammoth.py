@@ -7,9 +7,6 @@ from unittest.mock import MagicMock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conformance import MAMMOTH, MAMMOTH_BATCHES, NO_MAMMOTH_MODEL, validate_request_body, validate_response
-from conftest import AIRFLOW_VERSION, set_connection
-from openapi_check import requires_spec
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import (
@@ -39,6 +36,15 @@ from airflow_provider_batchops.operators.mammoth import (
 )
 from airflow_provider_batchops.sensors.mammoth import MammothJobSensor
 from airflow_provider_batchops.triggers.mammoth import MammothJobTrigger
+from tests.support.conformance import (
+    MAMMOTH,
+    MAMMOTH_BATCHES,
+    NO_MAMMOTH_MODEL,
+    validate_request_body,
+    validate_response,
+)
+from tests.support.helpers import AIRFLOW_VERSION, set_connection
+from tests.support.openapi_check import requires_spec
 
 API = "https://mammoth.test/api/v2"
 DS = f"{API}/workspaces/4/projects/1020/datasets/3453/batches"

@@ -8,7 +8,6 @@ from datetime import timedelta
 from unittest.mock import MagicMock
 
 import pytest
-from conftest import GATEWAY
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import (
@@ -21,6 +20,7 @@ from airflow_provider_batchops.core.state import BatchState, StatusReport
 from airflow_provider_batchops.operators.waylay import RulesBatchDeleteOperator, RulesBatchOperator
 from airflow_provider_batchops.sensors.waylay import WaylayBatchSensor
 from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger
+from tests.support.helpers import GATEWAY
 
 RUNNING = {"id": "b-1", "user": "user/u", "operation": {"entity": "task", "action": "delete"}, "queueTime": 1}
 ACCEPTED = {"statusCode": 202, "uri": "/rules/v1/batch/b-1", "entity": RUNNING}

@@ -24,11 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 HEADER = """# Reliability
 
 Every figure below is written by the test suite (`make reliability-report`) from the run that
-measured it; `tests/reliability_report.py` renders this file. Sections are replaced each time their
+measured it; `tests/support/reliability_report.py` renders this file. Sections are replaced each time their
 tests run that way.
 """
 

@@ -39,10 +39,11 @@ import types
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import openapi_check
 import pytest
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
+
+from tests.support import openapi_check
 
 RULES = "waylay-rules-batch.openapi.json"
 RESOURCES = "waylay-resources-batch.openapi.json"

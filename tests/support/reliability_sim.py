@@ -1,8 +1,7 @@
 """Helpers of the reliability tests: the simulator's control routes over HTTP, connections of every
 type pointing at it, a quicker retry backoff, and a loopback port where nothing listens.
 
-Fixtures defined here are imported by the test modules (a second ``conftest.py`` would shadow the
-suite's own ``conftest`` module, which other tests import by name).
+Fixtures defined here are imported by the reliability test modules, which use them by name.
 """
 
 from __future__ import annotations
@@ -13,11 +12,11 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-from conftest import set_connection
 
 from airflow_provider_batchops.core import http as core_http
 from airflow_provider_batchops.simulator import MAMMOTH_API_KEY, MAMMOTH_API_SECRET, SIM_API_KEY, SIM_API_SECRET
 from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN
+from tests.support.helpers import set_connection
 
 #: The seeded Mammoth dataset every Mammoth case works on.
 MAMMOTH_WHERE = {"workspace_id": 4, "project_id": 1020, "dataset_id": 3453}

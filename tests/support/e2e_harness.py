@@ -35,7 +35,7 @@ import requests
 
 from airflow_provider_batchops.simulator.client import SimulatorClient
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "e2e"
 DAGS = HERE / "dags"
 #: Poll period of every bounded wait loop, seconds.
 TICK = 0.5

@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from conftest import GATEWAY
 
 from airflow_provider_batchops.core.errors import InputError
 from airflow_provider_batchops.models.waylay import RULES_ACTIONS, RulesQuery, rules_batch_body
 from airflow_provider_batchops.operators.waylay import RulesBatchDeleteOperator, RulesBatchOperator
+from tests.support.helpers import GATEWAY
 
 #: Queries with no effective constraint, and the field each refusal must name.
 SELECT_EVERYTHING = [

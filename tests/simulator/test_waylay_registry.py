@@ -15,10 +15,16 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conformance import REGISTRY, assert_rejected_response, assert_rejected_schema, validate_response, validate_schema
-from fixtures_simulator import Message, SSEReader, auth_headers
 
 from airflow_provider_batchops.simulator import SimulatorServer
+from tests.support.conformance import (
+    REGISTRY,
+    assert_rejected_response,
+    assert_rejected_schema,
+    validate_response,
+    validate_schema,
+)
+from tests.support.fixtures_simulator import Message, SSEReader, auth_headers
 
 SPEC = REGISTRY
 JOBS = "/registry/v2/jobs/"

@@ -11,16 +11,16 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conformance import (
+
+from airflow_provider_batchops.simulator import SimulatorConfig, SimulatorServer, create_app
+from tests.support.conformance import (
     RESOURCES,
     assert_rejected_request,
     assert_rejected_response,
     validate_request_body,
     validate_response,
 )
-from fixtures_simulator import auth_headers, get, run_batch_at, wait_finished
-
-from airflow_provider_batchops.simulator import SimulatorConfig, SimulatorServer, create_app
+from tests.support.fixtures_simulator import auth_headers, get, run_batch_at, wait_finished
 
 SPEC = RESOURCES
 BATCH = "/resources/v1/batch"

@@ -6,13 +6,13 @@ import base64
 import time
 
 import pytest
-from conformance import RESOURCES, RULES, validate_request_body
-from conftest import AIRFLOW_VERSION, API_KEY, API_SECRET, GATEWAY, make_jwt, set_connection
 
 from airflow_provider_batchops.core.auth import TOKEN_CACHE
 from airflow_provider_batchops.core.errors import ApiError, ConnectionConfigError
 from airflow_provider_batchops.hooks.waylay import WaylayHook, jwt_times
 from airflow_provider_batchops.models.waylay import resources_delete_bodies, rules_batch_body
+from tests.support.conformance import RESOURCES, RULES, validate_request_body
+from tests.support.helpers import AIRFLOW_VERSION, API_KEY, API_SECRET, GATEWAY, make_jwt, set_connection
 
 RUNNING = {"id": "b-1", "user": "user/u", "operation": {"entity": "task", "action": "delete"}, "queueTime": 1}
 ACCEPTED = {"statusCode": 202, "uri": "/rules/v1/batch/b-1", "entity": RUNNING}

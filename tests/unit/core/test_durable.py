@@ -6,33 +6,16 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-from conftest import set_connection
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.durable import VariableStore, resume_store
 from airflow_provider_batchops.core.errors import BatchOpsError, RemoteWorkFailedError
 from airflow_provider_batchops.operators.superoffice import SuperOfficeBatchTaskOperator
+from tests.support.durable_store import FakeStore
+from tests.support.helpers import set_connection
 
 TENANT = "https://sod.superoffice.test/Cust12345"
 API = f"{TENANT}/api/v1"
-
-
-class FakeStore:
-    """The interface of Airflow 3.3's ``context["task_state_store"]``."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.writes = 0
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.writes += 1
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 def info(state: str, **extra: Any) -> dict[str, Any]:

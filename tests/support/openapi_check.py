@@ -32,7 +32,7 @@ from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-SPECS_DIR = Path(__file__).resolve().parents[2] / "shared" / "specs"
+SPECS_DIR = Path(__file__).resolve().parents[3] / "shared" / "specs"
 JSON_TYPES = ("application/json", "application/problem+json")
 
 __all__ = [

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from fixtures_simulator import auth_headers
 
 from airflow_provider_batchops.simulator import MAMMOTH_API_KEY, MAMMOTH_API_SECRET, SimulatorServer, create_app
 from airflow_provider_batchops.simulator.app import SERVICES
 from airflow_provider_batchops.simulator.client import SimulatorClient
 from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN
 from airflow_provider_batchops.simulator.timeline import DueQueue
+from tests.support.fixtures_simulator import auth_headers
 
 SIMULATOR = Path(__file__).resolve().parents[2] / "airflow_provider_batchops" / "simulator"
 TIMEOUT = 5

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import MagicMock
 
 import pytest
-from conftest import GATEWAY
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import InputError, RemoteWorkFailedError, StartAcceptedError
@@ -17,6 +16,7 @@ from airflow_provider_batchops.models.waylay_registry import job_report, jobs_re
 from airflow_provider_batchops.operators.waylay import ResourcesBatchDeleteOperator
 from airflow_provider_batchops.sensors.waylay import WaylayRegistryJobSensor, WaylayRegistryJobsSensor
 from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger, WaylayRegistryJobTrigger
+from tests.support.helpers import GATEWAY
 
 
 # -- resources bodies ---------------------------------------------------------------------------------

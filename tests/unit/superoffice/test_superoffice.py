@@ -6,7 +6,6 @@ import base64
 from unittest.mock import MagicMock
 
 import pytest
-from conftest import set_connection
 
 from airflow_provider_batchops.core.compat import TaskDeferred
 from airflow_provider_batchops.core.errors import (
@@ -23,6 +22,7 @@ from airflow_provider_batchops.models.superoffice import batch_task_info, task_r
 from airflow_provider_batchops.operators.superoffice import SuperOfficeBatchTaskOperator
 from airflow_provider_batchops.sensors.superoffice import SuperOfficeBatchTaskSensor
 from airflow_provider_batchops.triggers.superoffice import SuperOfficeBatchTaskTrigger
+from tests.support.helpers import set_connection
 
 TENANT = "https://sod.superoffice.test/Cust12345"
 API = f"{TENANT}/api/v1"

@@ -20,12 +20,12 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conformance import RULES, validate_request_body, validate_response
-from fixtures_simulator import SSEReader, auth_headers, run_batch_at
 
 from airflow_provider_batchops.simulator import SimulatorServer, create_app
 from airflow_provider_batchops.simulator.control import CONTROL_PREFIX
 from airflow_provider_batchops.simulator.waylay.rules import ACTIONS
+from tests.support.conformance import RULES, validate_request_body, validate_response
+from tests.support.fixtures_simulator import SSEReader, auth_headers, run_batch_at
 
 SPEC = RULES
 BATCH = "/rules/v1/batch"

@@ -10,15 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from conformance import (
-    MAMMOTH,
-    NO_MAMMOTH_MODEL,
-    assert_rejected_request,
-    assert_rejected_response,
-    validate_request_body,
-    validate_response,
-)
-from openapi_check import load_spec, requires_spec
 
 from airflow_provider_batchops.simulator import (
     MAMMOTH_API_KEY,
@@ -28,6 +19,15 @@ from airflow_provider_batchops.simulator import (
     create_app,
 )
 from airflow_provider_batchops.simulator.__main__ import build_parser, main
+from tests.support.conformance import (
+    MAMMOTH,
+    NO_MAMMOTH_MODEL,
+    assert_rejected_request,
+    assert_rejected_response,
+    validate_request_body,
+    validate_response,
+)
+from tests.support.openapi_check import load_spec, requires_spec
 
 SPEC = MAMMOTH
 API = "/api/v2"

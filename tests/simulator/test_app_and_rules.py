@@ -15,15 +15,6 @@ from urllib.parse import quote
 import jwt
 import pytest
 import requests
-from conformance import (
-    RULES,
-    assert_rejected_request,
-    assert_rejected_response,
-    validate_request_body,
-    validate_response,
-)
-from fixtures_simulator import get, run_batch_at, wait_finished
-from openapi_check import load_spec, make_validator_class, requires_spec, spec_available
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
@@ -34,6 +25,15 @@ from airflow_provider_batchops.simulator import (
     SimulatorServer,
     create_app,
 )
+from tests.support.conformance import (
+    RULES,
+    assert_rejected_request,
+    assert_rejected_response,
+    validate_request_body,
+    validate_response,
+)
+from tests.support.fixtures_simulator import get, run_batch_at, wait_finished
+from tests.support.openapi_check import load_spec, make_validator_class, requires_spec, spec_available
 
 SPEC = RULES
 BATCH = "/rules/v1/batch"
