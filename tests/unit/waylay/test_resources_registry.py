@@ -13,6 +13,7 @@ from airflow_provider_batchops.core.state import BatchState, ReportSet
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import batch_report, combine_batch_reports, resources_delete_bodies
 from airflow_provider_batchops.models.waylay_registry import job_report, jobs_report, timestamp_spec
+from airflow_provider_batchops.models.waylay_registry import job_report as registry_job_report
 from airflow_provider_batchops.operators.waylay import ResourcesBatchDeleteOperator
 from airflow_provider_batchops.sensors.waylay import WaylayRegistryJobSensor, WaylayRegistryJobsSensor
 from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger, WaylayRegistryJobTrigger
@@ -258,3 +259,21 @@ def test_registry_jobs_sensor_warns_on_failed_jobs_when_asked(waylay_conn, token
     lenient = WaylayRegistryJobsSensor(task_id="s", job_type="build", function_name="p", on_item_failure="warn")
     assert lenient.poke({"ti": MagicMock()}).xcom_value["jobs"] == 2
     assert requests_mock.last_request.qs["type"] == ["build"]
+
+
+# -- registry states the provider does not know -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("job", "unknown"),
+    [({"state": "completed"}, None), ({"state": "Completed"}, None), ({"state": "unknown"}, "unknown"),
+     ({}, "<missing>"), ({"state": "paused"}, "paused")],
+)
+def test_registry_job_states(job, unknown):
+    report = registry_job_report({"job": {"type": "build", "job": {"id": "j"}, **job}})
+    assert report.unknown_state == unknown
+    assert report.state.is_terminal is (unknown is None)
+
+
+def test_a_listed_job_in_an_unknown_state_marks_the_list_report():
+    report = jobs_report([{"type": "build", "id": "a", "state": "completed"},
+                          {"type": "build", "id": "b", "state": "mystery"}], None, 100)
+    assert report.state is BatchState.RUNNING and report.unknown_state == "mystery"
