@@ -11,8 +11,8 @@ status endpoint costs one model mapping, one reader and two short declarations. 
 - trigger declaration (``WidgetJobTrigger``): 11 lines
 - sensor declaration (``WidgetJobSensor``): 12 lines
 
-48 lines in all, with no sync/async twin: the sensor's poke and the trigger run the same reader.
-No loop, retry, deadline, sync/async twin or error mapping is written here. The operator (start and
+48 lines in all; the sensor's poke, the operator's worker-side wait and the trigger run the same
+reader. No loop, retry, deadline, sync/async twin or error mapping is written here. The operator (start and
 a stop reader for timeouts and kills) and :class:`WidgetApi`, the scripted server, are test extras.
 
 :class:`WidgetApi` serves scripted answers to the sync path (``requests-mock``) and to the async path
