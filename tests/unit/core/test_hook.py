@@ -16,7 +16,10 @@ from airflow_provider_batchops.core.errors import (
 from airflow_provider_batchops.core.hook import check_conn_id, start_each
 from airflow_provider_batchops.core.http import Call
 from tests.support.fake_service import URL, WidgetApi, WidgetHook, job, job_reader
-from tests.support.helpers import set_connection
+from tests.support.helpers import AIRFLOW_VERSION, set_connection
+
+#: Airflow 3.1 refuses a connection whose extra is not a JSON object before the hook sees it.
+AIRFLOW_31 = pytest.mark.skipif(AIRFLOW_VERSION < (3, 2), reason="Airflow 3.1 does not load such a connection")
 
 
 def connect(monkeypatch, **fields: Any) -> None:
@@ -41,8 +44,8 @@ def test_a_port_and_a_schema_are_honoured(monkeypatch):
 @pytest.mark.parametrize(("fields", "field"), [
     ({"host": ""}, "'host'"),
     ({"host": "ftp://widgets.test"}, "'host'"),
-    ({"host": URL, "extra": "[1]"}, "'extra'"),
-    ({"host": URL, "extra": "{nope"}, "'extra'"),
+    pytest.param({"host": URL, "extra": "[1]"}, "'extra'", marks=AIRFLOW_31),
+    pytest.param({"host": URL, "extra": "{nope"}, "'extra'", marks=AIRFLOW_31),
     ({"host": URL, "extra": {"timeout": 0}}, "'extra.timeout'"),
     ({"host": URL, "extra": {"timeout": 7200}}, "'extra.timeout'"),
 ])
