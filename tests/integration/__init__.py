@@ -1,1 +1,1 @@
-"""tests.integration"""
+"""The provider against the simulator on loopback."""

@@ -1,1 +1,1 @@
-"""tests.simulator"""
+"""The fidelity of the simulator itself, through real HTTP."""
