@@ -130,9 +130,8 @@ def test_plug_release_fails_when_the_verify_job_fails(dagbag, sim_conn):
 
 
 def test_superoffice_nightly_export_hands_the_file_on(dagbag, sim, monkeypatch):
-    from conftest import set_connection
-
     from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN
+    from tests.support.helpers import set_connection
 
     set_connection(monkeypatch, "superoffice_default", conn_type="superoffice", host=f"{sim.url}/Cust12345",
                    password=SO_ACCESS_TOKEN)
@@ -149,9 +148,8 @@ def test_superoffice_nightly_export_hands_the_file_on(dagbag, sim, monkeypatch):
 def test_mammoth_cleanup_lists_then_deletes_old_batches_keeping_the_newest(dagbag, sim, monkeypatch):
     from datetime import datetime, timedelta, timezone
 
-    from conftest import set_connection
-
     from airflow_provider_batchops.simulator import MAMMOTH_API_KEY, MAMMOTH_API_SECRET
+    from tests.support.helpers import set_connection
 
     set_connection(monkeypatch, "mammoth_default", conn_type="mammoth", host=f"{sim.url}/api/v2",
                    login=MAMMOTH_API_KEY, password=MAMMOTH_API_SECRET)

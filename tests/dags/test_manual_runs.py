@@ -26,7 +26,8 @@ from typing import Any
 
 import jinja2
 import pytest
-from conftest import set_connection
+
+from tests.support.helpers import set_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "example_dags"

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import set_connection
+
+from tests.support.helpers import set_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -35,9 +35,7 @@ from typing import Any
 
 import airflow
 import pytest
-import reliability_report
 import requests
-from e2e_harness import Deployment, wait_until
 
 from airflow_provider_batchops.simulator import MAMMOTH_API_SECRET, SIM_API_KEY, SIM_API_SECRET
 from airflow_provider_batchops.simulator.superoffice import (
@@ -47,6 +45,8 @@ from airflow_provider_batchops.simulator.superoffice import (
     SO_TICKET,
     SO_USER,
 )
+from tests.support import reliability_report
+from tests.support.e2e_harness import Deployment, wait_until
 
 pytestmark = pytest.mark.e2e
 

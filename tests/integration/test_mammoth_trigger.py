@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 from unittest.mock import MagicMock
 
 import pytest
-from conftest import set_connection
-from test_waylay_trigger import run_rebuilt
 
 from airflow_provider_batchops.core.errors import ApiError, BatchOpsError
 from airflow_provider_batchops.hooks.mammoth import MammothHook
 from airflow_provider_batchops.operators.mammoth import MammothBatchCleanupOperator, MammothDeleteBatchesOperator
 from airflow_provider_batchops.simulator import MAMMOTH_API_KEY, MAMMOTH_API_SECRET
 from airflow_provider_batchops.triggers.mammoth import MammothJobTrigger
+from tests.support.helpers import set_connection
+from tests.support.triggers import run_rebuilt
 
 WHERE = {"workspace_id": 4, "project_id": 1020, "dataset_id": 3453}
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import set_connection
-from test_waylay_trigger import run_rebuilt
 
 from airflow_provider_batchops.hooks.superoffice import SuperOfficeHook
 from airflow_provider_batchops.models.superoffice import batch_task_info
 from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN, SO_APP_TOKEN, SO_TICKET
 from airflow_provider_batchops.triggers.superoffice import SuperOfficeBatchTaskTrigger
+from tests.support.helpers import set_connection
+from tests.support.triggers import run_rebuilt
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import time
 
 import pytest
 import requests
-from test_waylay_trigger import run_rebuilt
 
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import resources_delete_bodies
@@ -16,6 +15,7 @@ from airflow_provider_batchops.triggers.waylay import (
     WaylayRegistryJobsTrigger,
     WaylayRegistryJobTrigger,
 )
+from tests.support.triggers import run_rebuilt
 
 EVENTS = "GET /registry/v2/jobs/events"
 GET_JOB = "GET /registry/v2/jobs/{type}/{id}"

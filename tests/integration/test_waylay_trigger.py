@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import time
 
@@ -13,6 +12,7 @@ from airflow_provider_batchops.core import http as core_http
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.simulator import SIM_API_SECRET
 from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger
+from tests.support.triggers import run_rebuilt
 
 GET_BATCH = "GET /rules/v1/batch/{batchId}"
 
@@ -24,21 +24,6 @@ def seed(sim, *ids: str, **fields):
 
 def start_delete(sim, ids: list[str]) -> str:
     return WaylayHook().start_rules_batch({"entity": "task", "action": "delete", "query": {"ids": ids}})["entity"]["id"]
-
-
-async def run_rebuilt(trigger: WaylayBatchTrigger, limit: float = 30.0) -> dict:
-    """Serialize, rebuild from the classpath as the triggerer does, run, return the first event."""
-    classpath, kwargs = trigger.serialize()
-    json.dumps(kwargs)  # trigger kwargs are plain JSON
-    module, name = classpath.rsplit(".", 1)
-    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
-    assert rebuilt.serialize() == (classpath, kwargs)
-    events = rebuilt.run()
-    try:
-        event = await asyncio.wait_for(events.__anext__(), timeout=limit)
-    finally:
-        await events.aclose()
-    return event.payload
 
 
 def trigger_for(batch_id: str, **kwargs) -> WaylayBatchTrigger:

@@ -16,19 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import reliability_report
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk.exceptions import AirflowException
-from conftest import AIRFLOW_VERSION, set_connection
-from reliability_sim import (
-    MAMMOTH_WHERE,
-    closed_loopback_port,
-    connect_all,
-    context,
-    counters,
-    quick_retry,  # noqa: F401 - a fixture, used by name
-    short,
-)
 
 from airflow_provider_batchops.core.errors import ApiError, InputError, TransientApiError
 from airflow_provider_batchops.hooks.mammoth import MammothHook
@@ -55,6 +44,17 @@ from airflow_provider_batchops.sensors.waylay import (
 )
 from airflow_provider_batchops.simulator import MAMMOTH_API_KEY, MAMMOTH_API_SECRET, SIM_API_KEY, SIM_API_SECRET
 from airflow_provider_batchops.simulator.superoffice import SO_ACCESS_TOKEN
+from tests.support import reliability_report
+from tests.support.helpers import AIRFLOW_VERSION, set_connection
+from tests.support.reliability_sim import (
+    MAMMOTH_WHERE,
+    closed_loopback_port,
+    connect_all,
+    context,
+    counters,
+    quick_retry,  # noqa: F401 - a fixture, used by name
+    short,
+)
 
 BAD = reliability_report.section(
     "bad-input",

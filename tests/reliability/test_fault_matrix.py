@@ -24,16 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import reliability_report
-from reliability_sim import (
-    MAMMOTH_WHERE,
-    add_fault,
-    connect_all,
-    context,
-    counters,
-    quick_retry,  # noqa: F401 - a fixture, used by name
-    short,
-)
 
 from airflow_provider_batchops.core.errors import (
     ApiError,
@@ -51,6 +41,16 @@ from airflow_provider_batchops.operators.waylay import (
     RulesBatchOperator,
 )
 from airflow_provider_batchops.triggers.waylay import WaylayRegistryJobTrigger
+from tests.support import reliability_report
+from tests.support.reliability_sim import (
+    MAMMOTH_WHERE,
+    add_fault,
+    connect_all,
+    context,
+    counters,
+    quick_retry,  # noqa: F401 - a fixture, used by name
+    short,
+)
 
 #: The per-request timeout of the connections in the ``slow`` cases, and the fault's delay above it.
 SHORT_TIMEOUT, SLOW_DELAY = 0.5, 1.0

@@ -7,7 +7,6 @@ from unittest.mock import MagicMock
 
 import pytest
 import requests
-from conftest import GATEWAY
 
 from airflow_provider_batchops.core.errors import InputError, TransientApiError
 from airflow_provider_batchops.core.state import MAX_LISTED
@@ -20,6 +19,7 @@ from airflow_provider_batchops.operators.waylay import ResourcesBatchDeleteOpera
 from airflow_provider_batchops.sensors.mammoth import MammothJobSensor
 from airflow_provider_batchops.sensors.superoffice import SuperOfficeBatchTaskSensor
 from airflow_provider_batchops.sensors.waylay import WaylayBatchSensor, WaylayRegistryJobSensor
+from tests.support.helpers import GATEWAY
 
 DATASET = {"workspace_id": 4, "project_id": 1020, "dataset_id": 3453}
 DONE = {"operation": {"action": "delete"}, "queueTime": 1, "finishedTime": 2,
@@ -126,7 +126,7 @@ def test_numeric_settings_have_sane_ranges(waylay_conn, requests_mock, kwargs, f
 
 @pytest.mark.parametrize("timeout", [1e12, float("nan"), 0, -1, "soon"])
 def test_a_connection_timeout_out_of_range_is_refused_before_sending(monkeypatch, requests_mock, timeout):
-    from conftest import set_connection
+    from tests.support.helpers import set_connection
 
     set_connection(monkeypatch, "waylay_default", host=GATEWAY, login="k", password="s",
                    extra=json.dumps({"timeout": timeout}) if timeout == timeout else '{"timeout": NaN}')

@@ -16,7 +16,6 @@ from unittest.mock import MagicMock
 import pytest
 from aiohttp import web
 from airflow.sdk import PokeReturnValue
-from conftest import GATEWAY, serve_waylay, set_connection
 from pydantic import ValidationError
 
 from airflow_provider_batchops.core.errors import (
@@ -34,6 +33,7 @@ from airflow_provider_batchops.operators.superoffice import SuperOfficeBatchTask
 from airflow_provider_batchops.operators.waylay import RulesBatchDeleteOperator, RulesBatchOperator
 from airflow_provider_batchops.sensors.waylay import WaylayBatchSensor
 from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger
+from tests.support.helpers import GATEWAY, serve_waylay, set_connection
 
 RUNNING = {"id": "b-1", "user": "users/u", "operation": {"entity": "task", "action": "delete"}, "queueTime": 1}
 DONE = {**RUNNING, "finishedTime": 9, "results": {"success": {"t1": {"statusCode": 200}}, "failure": {}}}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import reliability_report
+
+from tests.support import reliability_report
 
 
 def test_sections_replace_their_block_and_keep_the_others(tmp_path, monkeypatch):

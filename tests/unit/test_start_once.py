@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import GATEWAY, RetryingRun
-from test_core_durable import FakeStore
 
 from airflow_provider_batchops.core.compat import AirflowFailException
 from airflow_provider_batchops.core.errors import NotSentError, StartAcceptedError, StartOutcomeUnknownError
@@ -29,6 +27,8 @@ from airflow_provider_batchops.operators.waylay import (
     RulesBatchDeleteOperator,
     RulesBatchOperator,
 )
+from tests.support.durable_store import FakeStore
+from tests.support.helpers import GATEWAY, RetryingRun
 
 RULES = f"{GATEWAY}/rules/v1/batch"
 RESOURCES = f"{GATEWAY}/resources/v1/batch"
@@ -240,7 +240,7 @@ def servers(tmp_path):
     ],
 )
 def test_a_connection_that_fails_before_sending_says_nothing_was_sent(monkeypatch, servers, no_sleep, host, expected):
-    from conftest import set_connection
+    from tests.support.helpers import set_connection
 
     url = host.format(**servers)
     set_connection(monkeypatch, "waylay_default", host=url, extra={"auth": "basic"}, login="k", password="s")
@@ -250,7 +250,7 @@ def test_a_connection_that_fails_before_sending_says_nothing_was_sent(monkeypatc
 
 
 def test_the_plain_server_itself_works(monkeypatch, servers):
-    from conftest import set_connection
+    from tests.support.helpers import set_connection
 
     set_connection(monkeypatch, "waylay_default", host=f"http://127.0.0.1:{servers['plain']}",
                    extra={"auth": "basic"}, login="k", password="s")

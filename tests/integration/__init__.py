@@ -1,0 +1,1 @@
+"""The provider against the simulator on loopback."""

@@ -1,0 +1,1 @@
+"""The fidelity of the simulator itself, through real HTTP."""
