@@ -75,3 +75,59 @@ def test_a_dry_run_with_outlets_is_refused_before_any_request(requests_mock):
     with pytest.raises(InputError) as err:
         op.execute(_context(OutletEventAccessors()))
     assert err.value.field == "outlets" and requests_mock.call_count == 0
+
+
+# -- the flows: worker wait, resumed after deferral, not waiting, sensors ----------------------------------
+RUNNING = {"id": "b-1", "user": "user/u", "operation": {"entity": "task", "action": "delete"}, "queueTime": 1}
+DONE = {**RUNNING, "finishedTime": 9, "results": {"success": {"t1": {"statusCode": 200}}, "failure": {}}}
+
+
+@pytest.fixture
+def rules_api(waylay_conn, token_endpoint, requests_mock):
+    from conftest import GATEWAY
+
+    requests_mock.post(f"{GATEWAY}/rules/v1/batch", status_code=202,
+                       json={"statusCode": 202, "uri": "/rules/v1/batch/b-1", "entity": RUNNING})
+    requests_mock.get(f"{GATEWAY}/rules/v1/batch/b-1", json=DONE)
+    return requests_mock
+
+
+def test_an_operator_that_waited_fills_the_extra(rules_api):
+    from airflow_provider_batchops.operators.waylay import RulesBatchDeleteOperator
+
+    events = OutletEventAccessors()
+    op = RulesBatchDeleteOperator(task_id="t", ids=["t1"], outlets=[CLEANED], deferrable=False, durable=False)
+    summary = op.execute(_context(events))
+    assert events[CLEANED].extra == asset_extra(summary)
+    assert events[CLEANED].extra["batch_id"] == "b-1" and events[CLEANED].extra["succeeded"] == 1
+
+
+def test_an_operator_resumed_after_deferral_fills_the_extra(rules_api):
+    from airflow_provider_batchops.core.state import BatchState, StatusReport
+    from airflow_provider_batchops.operators.waylay import RulesBatchDeleteOperator
+
+    events = OutletEventAccessors()
+    op = RulesBatchDeleteOperator(task_id="t", ids=["t1"], outlets=[CLEANED], durable=False)
+    report = StatusReport(BatchState.SUCCEEDED, {"batch_id": "b-1", "succeeded": 1, "failed": 0}, "done")
+    op.execute_complete(_context(events), {"status": "success", "remote_id": "b-1", "report": report.to_json()})
+    assert events[CLEANED].extra == {"batch_id": "b-1", "succeeded": 1, "failed": 0}
+
+
+def test_an_operator_that_does_not_wait_says_started(rules_api):
+    from airflow_provider_batchops.operators.waylay import RulesBatchDeleteOperator
+
+    events = OutletEventAccessors()
+    op = RulesBatchDeleteOperator(task_id="t", ids=["t1"], outlets=[CLEANED], wait_for_completion=False,
+                                  durable=False)
+    assert op.execute(_context(events)) == "b-1"
+    assert events[CLEANED].extra == {"batch_id": "b-1", "state": "started"}
+
+
+def test_a_sensor_fills_the_extra(rules_api):
+    from airflow_provider_batchops.sensors.waylay import WaylayBatchSensor
+
+    events = OutletEventAccessors()
+    sensor = WaylayBatchSensor(task_id="s", service="rules", batch_id="b-1", outlets=[CLEANED], deferrable=False,
+                               poke_interval=0.1, timeout=5)
+    summary = sensor.execute(_context(events))
+    assert summary["batch_id"] == "b-1" and events[CLEANED].extra["succeeded"] == 1
