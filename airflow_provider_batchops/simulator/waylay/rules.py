@@ -1,9 +1,9 @@
 """Waylay rules service: the tasks store, the task listing (``GET /rules/v1/tasks``) and the tasks
 batch API (``/rules/v1/batch``).
 
-The listing and the batches select tasks with the same function (:func:`task_matches`), so a count
-taken with the listing is what a batch with the same filter touches (for tags: the listing compares
-a tag's text, ``tags.n=3`` matching the number 3 as the batch filter ``{"n": 3}`` does).
+The listing (``rules_listing``) and the batches select tasks with the same function
+(:func:`~.rules_filter.task_matches`), so a count taken with the listing is what a batch with the
+same filter touches.
 
 A filter query (``BatchQuery``) must constrain the tasks: a field whose value is null, a blank string
 or ``{}``, and a tag with an empty key or a null value, constrain nothing. A query left with no
@@ -21,17 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse, Response
-
 from ..http import epoch_ms
-from .auth import Authorized, WaylayError
 from .batch import Batch, BatchKind, ItemResult, SpecError, batch_routes
+from .rules_filter import task_matches
 
 if TYPE_CHECKING:
     from . import WaylayState
 
-__all__ = ["SpecError", "parse_batch_spec", "require_constraint", "router", "seed_tasks"]
+__all__ = ["SpecError", "parse_batch_spec", "require_constraint", "router", "seed_tasks", "task_matches"]
 
 JsonDict = dict[str, Any]
 
@@ -238,113 +235,6 @@ def describe(action: str, query: Mapping[str, Any]) -> str:
     return f"{verb} tasks filtered by {' AND '.join(parts)}" if parts else f"{verb} all tasks"
 
 
-class TagTexts(frozenset[str]):
-    """A listing's tag filter: the tag's text is one of these (``tags.k=a&tags.k=b``); empty = has the tag."""
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _tag_matches(tags: Mapping[str, Any], tag: str, want: object) -> bool:
-    if isinstance(want, TagTexts):
-        return tag in tags and (not want or _text(tags[tag]) in want)
-    return tags.get(tag) == want
-
-
-def task_matches(task: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """Tell whether ``task`` satisfies every filter field of ``query`` (a batch's or the listing's)."""
-    for key, want in query.items():
-        if key == "plugin":
-            plugins = task.get("plugins") or []
-            if ":" in want:
-                found = want in plugins
-            else:
-                found = any(str(p).split(":", 1)[0] == want for p in plugins)
-            if not found:
-                return False
-        elif key == "tags":
-            tags = task.get("tags") or {}
-            if not all(_tag_matches(tags, tag, value) for tag, value in want.items()):
-                return False
-        elif key == "anyTag":  # the listing's ``tags`` (an array of keys): has one of them
-            if not set(task.get("tags") or {}) & set(want):
-                return False
-        elif key == "ids":  # the listing's ``ids`` / ``id``
-            if task.get("id") not in want:
-                return False
-        elif key == "finishedBefore":
-            finished = task.get("finishedTime")
-            if finished is None or finished >= want:
-                return False
-        elif key in ("createdAfter", "createdBefore"):
-            created = task.get("createdTime")
-            if created is None or (created <= want if key == "createdAfter" else created >= want):
-                return False
-        elif task.get(key) != want:
-            return False
-    return True
-
-
-LISTING_STRINGS = ("name", "resource", "template", "plugin")
-LISTING_IGNORED = ("format", "includeHealth")
-
-
-def _listing_int(name: str, text: str, minimum: int = 0) -> int:
-    if not text.strip().isdigit() or int(text) < minimum:
-        raise SpecError(f"/{name}", f"expected an integer >= {minimum}, got {text!r}")
-    return int(text)
-
-
-def parse_listing(params: list[tuple[str, str]]) -> tuple[JsonDict, int, int]:
-    """The filter (as :func:`task_matches` reads it), ``hits`` and ``startIndex`` of a task listing."""
-    query: JsonDict = {}
-    hits, start = 10, 0
-    for name, value in params:
-        if name == "hits":
-            hits = _listing_int(name, value)
-        elif name == "startIndex":
-            start = _listing_int(name, value)
-        elif name in LISTING_STRINGS:
-            query[name] = value
-        elif name == "type" or name == "status":
-            allowed = TASK_TYPES if name == "type" else TASK_STATUSES
-            if value not in allowed:
-                raise SpecError(f"/{name}", f"unknown {name} {value}, we support {', '.join(allowed)}")
-            query[name] = value
-        elif name in TIME_FILTERS:
-            query[name] = _listing_int(name, value, 1)
-        elif name.startswith("tags.") and len(name) > 5:
-            tags = query.setdefault("tags", {})
-            texts = tags.get(name[5:], TagTexts())
-            tags[name[5:]] = TagTexts(texts | {value}) if value else texts
-        elif name == "tags":
-            query.setdefault("anyTag", []).extend(v for v in value.split(",") if v)
-        elif name in ("ids", "id"):
-            query.setdefault("ids", []).extend(v for v in value.split(",") if v)
-        elif name not in LISTING_IGNORED:
-            raise SpecError(f"/{name}", "unknown query parameter (the simulator serves the batch filter's fields, "
-                            "tags, ids, id, hits and startIndex)")
-    return query, hits, start
-
-
-def listed_task(task: Mapping[str, Any]) -> JsonDict:
-    """A stored task as the listing shows it (``TaskWithRuntimeInfo``)."""
-    entry: JsonDict = {"ID": task["id"], "name": task.get("name", task["id"]), "status": task.get("status"),
-                       "user": task.get("user", "system"), "createTime": task.get("createdTime"), "network": {}}
-    if task.get("template") is not None:
-        entry["template"] = task["template"]
-    if task.get("resource") is not None:
-        entry["resourceIds"] = [task["resource"]]
-    entry["tags"] = dict(task.get("tags") or {})
-    for key in ("type", "finishedTime"):
-        if task.get(key) is not None:
-            entry[key] = task[key]
-    return entry
-
-
 def seed_tasks(seed: int, count: int, fail_ratio: float, start_ms: int) -> dict[str, JsonDict]:
     """Deterministic task set: same seed, count, ratio and start time give the same tasks."""
     rng = random.Random(seed)
@@ -433,11 +323,11 @@ class RulesService:
             return [dict(task) for task in self.tasks.values()]
 
     def listing(self, query: JsonDict, hits: int, start: int) -> tuple[int, list[JsonDict]]:
-        """The number of tasks ``query`` selects and the page ``start:start+hits`` of them."""
+        """The number of tasks ``query`` selects and copies of the page ``start:start+hits`` of them."""
         self._tenant.batches.settle()
         with self._tenant.lock:
             found = [task for task in self.tasks.values() if task_matches(task, query)]
-            return len(found), [listed_task(task) for task in found[start:start + hits]]
+            return len(found), [dict(task) for task in found[start:start + hits]]
 
     def tasks_by_resource(self) -> dict[str, list[str]]:
         """Task ids per ``resource`` field."""
@@ -493,16 +383,3 @@ router = batch_routes(
     "No batch operation with id '{batch_id}'",
     "tasks batch operation",
 )
-
-
-async def list_tasks(request: Request, waylay: Authorized) -> Response:
-    """Query multiple tasks: one page (``hits``, ``startIndex``) and the total in ``X-Count``."""
-    try:
-        query, hits, start = parse_listing(list(request.query_params.multi_items()))
-    except SpecError as exc:
-        raise WaylayError(400, str(exc)) from None
-    total, page = waylay.rules.listing(query, hits, start)
-    return JSONResponse(page, headers={"X-Count": str(total)})
-
-
-router.add_api_route("/rules/v1/tasks", list_tasks, methods=["GET"])
