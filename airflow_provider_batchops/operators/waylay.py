@@ -153,16 +153,20 @@ class RulesBatchOperator(WaylayBatchOperator):
         query = body["query"]
         summary: dict[str, Any] = {"action": body["action"], "dry_run": True, "max_tasks": self._limit}
         found: dict[str, Any]
-        if "ids" in query:
-            ids = query["ids"]
-            found = {"would_affect_count": len(ids), "would_affect": [{"id": i} for i in ids[:MAX_LISTED]]}
+        if "ids" in query:  # bounded by the list, which is not counted against max_tasks
+            ids = list(dict.fromkeys(query["ids"]))
+            found = {"would_affect_count": len(ids), "would_affect": [{"id": i} for i in ids[:MAX_LISTED]],
+                     "listing_requests": 0}
+            within = True
         else:
             found = self.hook.preview_rules_tasks(query)
-        summary.update(found, within_max_tasks=self._limit is None or found["would_affect_count"] <= self._limit)
-        self.log.info("Dry run: %s would affect %d task(s); nothing was changed", body["action"],
-                      found["would_affect_count"])
+            within = self._limit is None or found["would_affect_count"] <= self._limit
+        summary.update(found, within_max_tasks=within)
+        self.log.info("Dry run: %s would affect %d task(s); nothing was changed%s", body["action"],
+                      found["would_affect_count"], "" if within else f" (more than max_tasks={self._limit})")
         for task in found["would_affect"][:20]:
-            self.log.info("would %s task %s (%s)", body["action"], task["id"], task.get("name"))
+            self.log.info("would %s task %s%s", body["action"], task["id"],
+                          f" ({task['name']})" if task.get("name") else "")
         return summary
 
     def before_start(self, parts: list[dict[str, Any]]) -> None:

@@ -106,6 +106,7 @@ def test_the_preview_counts_what_the_delete_then_deletes(sim_conn, query):
     preview = delete(query=query, dry_run=True, max_tasks=None).execute(context())
     assert stored(sim_conn) == before and sim_conn.client.requests_to(START) == 0  # the dry run changed nothing
     assert preview["dry_run"] is True and 0 < preview["would_affect_count"] < len(before)
+    assert preview["within_max_tasks"] is True and preview["max_tasks"] is None
     summary = delete(query=query, max_tasks=preview["would_affect_count"], on_item_failure="warn").execute(context())
     assert summary["succeeded"] + summary["failed"] == preview["would_affect_count"]
     gone = set(before) - set(stored(sim_conn))
@@ -129,6 +130,9 @@ def test_the_guard_refuses_before_any_batch_request(sim_conn):
     assert sim_conn.client.requests_to(START) == 0
     assert sim_conn.client.requests_to(LIST) == 1
     assert stored(sim_conn) == before
+    preview = delete(query={"status": "stopped"}, dry_run=True).execute(context())
+    assert (preview["would_affect_count"], preview["max_tasks"], preview["within_max_tasks"]) == (1500, 1000, False)
+    assert sim_conn.client.requests_to(START) == 0 and stored(sim_conn) == before
 
 
 @pytest.mark.parametrize(("action", "guarded"), [("stopAndDelete", True), ("stop", False)])
@@ -156,8 +160,9 @@ def test_ids_are_not_counted(sim_conn):
     ids = put(sim_conn, 3)
     summary = delete(ids=ids, max_tasks=1).execute(context())
     assert summary["succeeded"] == 3 and sim_conn.client.requests_to(LIST) == 0
-    preview = delete(ids=["x", "y"], dry_run=True).execute(context())
+    preview = delete(ids=["x", "y", "x"], dry_run=True, max_tasks=1).execute(context())
     assert preview["would_affect_count"] == 2 and preview["would_affect"] == [{"id": "x"}, {"id": "y"}]
+    assert preview["within_max_tasks"] is True  # ids are not counted against max_tasks
     assert sim_conn.client.requests_to(LIST) == 0
 
 
