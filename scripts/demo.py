@@ -118,6 +118,8 @@ def prepare_mammoth_cleanup(sim: SimulatorClient) -> Prepared:
 #: Each example DAG with the step that prepares the simulator and returns the run conf.
 RUNS: dict[str, Callable[[SimulatorClient], Prepared]] = {
     "waylay_rules_cleanup": prepare_rules_cleanup,
+    # Scheduled on the clean-up's outlet asset; run here by hand, so without a triggering event.
+    "waylay_rules_cleanup_report": lambda sim: Prepared({}),
     "waylay_resources_bulk_delete": prepare_bulk_delete,
     "waylay_plug_release": prepare_plug_release,
     "superoffice_nightly_export": prepare_superoffice_export,

@@ -51,6 +51,8 @@ class Call:
     :param json_body: JSON body, if any.
     :param idempotent: whether re-sending is harmless; defaults by method. A start is not idempotent.
     :param authenticated: whether the connection's credentials go with the request.
+    :param whole_reply: a reader is sent the :class:`Reply` itself (status, headers such as a count,
+        body) instead of the parsed body.
     """
 
     method: str
@@ -60,6 +62,7 @@ class Call:
     json_body: Any = None
     idempotent: bool | None = None
     authenticated: bool = True
+    whole_reply: bool = False
 
     @functools.cached_property
     def resolved_path(self) -> str:

@@ -8,6 +8,7 @@ turning a final status or a trigger event into a return value or a clear error);
 from __future__ import annotations
 
 import abc
+import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 ITEM_FAILURE_POLICIES = ("fail", "warn")
+#: Bounds of an asset event's ``extra`` (see :func:`asset_extra`): listed values, text length, JSON size.
+EXTRA_LISTED = 20
+EXTRA_TEXT = 256
+EXTRA_BYTES = 4096
 #: What identifies started remote work: one id, or several ids that finish together.
 RemoteId = str | int | list[str] | list[int]
 
@@ -77,6 +82,49 @@ def check_flag(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
         raise InputError(field, f"expected true or false, got {value!r}")
     return value
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _short(value: Any) -> Any:
+    return value[:EXTRA_TEXT] if isinstance(value, str) else value
+
+
+def asset_extra(summary: Any) -> dict[str, Any]:
+    """The part of an operation's summary that goes into its asset events' ``extra``: small JSON.
+
+    Kept: plain values (text cut to :data:`EXTRA_TEXT` characters), lists of plain values (the first
+    :data:`EXTRA_LISTED`, with ``<key>_count`` added when cut) and objects of plain values (ids of a
+    dataset). Dropped: nested lists and objects (per-item failures, listed batches): their counts stay.
+    Keys are then dropped, largest first, until the JSON is at most :data:`EXTRA_BYTES` bytes.
+    """
+    if not isinstance(summary, dict):
+        return {"result": _short(summary)} if _scalar(summary) else {}
+    extra: dict[str, Any] = {}
+    for key, value in summary.items():
+        key = str(key)
+        if _scalar(value):
+            extra[key] = _short(value)
+        elif isinstance(value, (list, tuple)) and all(map(_scalar, value)):
+            extra[key] = [_short(item) for item in value[:EXTRA_LISTED]]
+            if len(value) > EXTRA_LISTED:
+                extra.setdefault(f"{key}_count", len(value))
+        elif isinstance(value, dict) and len(value) <= EXTRA_LISTED and all(map(_scalar, value.values())):
+            extra[key] = {str(k): _short(v) for k, v in value.items()}
+    sizes = {key: len(json.dumps(value, default=str)) for key, value in extra.items()}
+    while extra and len(json.dumps(extra, default=str)) > EXTRA_BYTES:
+        del extra[max(extra, key=sizes.__getitem__)]
+    return extra
+
+
+def refuse_dry_run_outlets(outlets: Any) -> None:
+    """A dry run has no outlets: it changes nothing, and the asset events Airflow emits for a task's
+    outlets when it succeeds would tell the DAGs scheduled on them that it did."""
+    if outlets:
+        raise InputError("outlets", "a dry run changes nothing, and its asset events would tell the DAGs "
+                         "scheduled on them that it did; give outlets to the task that makes the change")
 
 
 def check_policy(value: Any) -> str:
@@ -130,6 +178,25 @@ class RemoteWorkMixin(abc.ABC):
     def cancel(self, remote_id: RemoteId) -> str | None:
         """Stop the remote work if the service allows it; return what was done, or ``None``."""
         return None
+
+    def annotate_outlets(self, context: Context, result: Any) -> Any:
+        """Put the summary (:func:`asset_extra`) in the ``extra`` of the task's outlet asset events.
+
+        Airflow emits an event for each ``Asset`` in ``outlets`` when the task succeeds; this fills its
+        ``extra`` so that a DAG scheduled on the asset reads what changed (``triggering_asset_events``).
+        Asset aliases are left to the DAG author. Returns ``result``.
+        """
+        outlets = getattr(self, "outlets", None)
+        events = context.get("outlet_events") if outlets else None
+        if not outlets or events is None:
+            return result
+        from airflow.sdk import Asset
+
+        extra = asset_extra(result)
+        for outlet in outlets:
+            if isinstance(outlet, Asset):
+                events[outlet].extra.update(extra)
+        return result
 
     # -- the flow ---------------------------------------------------------------------------------
     def wait_for(self, remote_id: RemoteId, settings: WaitSettings, defer_timeout: timedelta | None = None) -> Any:
@@ -282,6 +349,8 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         self._several_starts = len(parts) > 1
         store = self.store(context, settings)
         ids, accepted = self.resume_starts(store, len(parts))
+        if accepted == 0:
+            self.before_start(parts)
         ids = start_each(parts, self.start_ids, key=self.remote_id_key, accepted=ids, first=accepted,
                          recorded=lambda started, n: self.record(context, store, started, n, len(parts)))
         remote_id = self.remote_id_of(ids)
@@ -291,10 +360,11 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
             self.log.info("Started %s; id pushed to XCom key '%s'", remote_id, self.remote_id_key)
         if not self.wait_for_completion:
             self.forget(store)
+            self.annotate_outlets(context, {self.remote_id_key: remote_id, "state": "started"})
             return remote_id
         recorded = store is not None
         try:
-            return self.finish(store, lambda: self.wait_for(remote_id, settings))
+            return self.annotate_outlets(context, self.finish(store, lambda: self.wait_for(remote_id, settings)))
         except (RemoteWorkFailedError, WaitTimeoutError, StartAcceptedError):
             raise
         except Exception as exc:
@@ -307,6 +377,9 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
             ) from exc
 
     # -- starting ---------------------------------------------------------------------------------
+    def before_start(self, parts: list[Any]) -> None:
+        """Check just before the first start is sent (not on a resume); raise to send nothing."""
+
     def remote_id_of(self, ids: list[Any]) -> RemoteId:
         if self.many_ids:
             return list(ids)
@@ -359,7 +432,8 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         store = self.store(context)
-        return self.finish(store, lambda: super(StartAndWaitOperator, self).execute_complete(context, event))
+        return self.annotate_outlets(
+            context, self.finish(store, lambda: super(StartAndWaitOperator, self).execute_complete(context, event)))
 
     # -- resuming after a retry ---------------------------------------------------------------------
     def resume(self, store: SafeStore | None) -> RemoteId | None:

@@ -2,7 +2,9 @@
 
 A *reader* is a generator: it yields the :class:`~airflow_provider_batchops.core.http.Call` it needs
 (or a list of calls, sent together), is sent the parsed JSON body (or the list of bodies, in order),
-and returns its result, usually a :class:`~airflow_provider_batchops.core.state.StatusReport`::
+and returns its result, usually a :class:`~airflow_provider_batchops.core.state.StatusReport`. A call
+made with ``whole_reply=True`` is answered with its :class:`~airflow_provider_batchops.core.http.Reply`
+(for a header such as a listing's total count); the reader parses its body itself::
 
     def task_reader(task_id: int) -> Reader[StatusReport]:
         body = yield Call("GET", "/BatchTask/{id}", path_params={"id": task_id})
@@ -103,6 +105,8 @@ class _Step:
 
 
 def _body(call: Call, reply: Reply) -> Any:
+    if call.whole_reply:
+        return reply
     try:
         return reply.json()
     except (ValueError, RecursionError) as exc:

@@ -101,8 +101,11 @@ class StatusSensor(RemoteWorkMixin, BaseSensorOperator):
         schedule = PollSchedule.from_user(self.poke_interval, self.max_poll_interval, field="poke_interval")
         unknown_reads = check_unknown_reads(self.unknown_state_reads)
         if not self.deferrable:
-            return super().execute(context)
+            return self.annotate_outlets(context, super().execute(context))
         timeout = seconds(self.timeout, "timeout", allow_none=True)
         settings = WaitSettings(schedule, None if timeout is None else time.time() + timeout, policy, unknown_reads)
         padded = None if timeout is None else timedelta(seconds=timeout + DEFER_TIMEOUT_PADDING)
-        return self.wait_for(self.remote_target(), settings, defer_timeout=padded)
+        return self.annotate_outlets(context, self.wait_for(self.remote_target(), settings, defer_timeout=padded))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        return self.annotate_outlets(context, super().execute_complete(context, event))

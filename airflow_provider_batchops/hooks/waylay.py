@@ -22,13 +22,15 @@ from airflow_provider_batchops.core.hook import ApiHook, ui_field_behaviour
 from airflow_provider_batchops.core.http import ApiClient, Call, Reply
 from airflow_provider_batchops.core.reading import Reader
 from airflow_provider_batchops.core.sse import ServerSentEvent, aiter_events
-from airflow_provider_batchops.core.state import ReportSet, StatusReport
+from airflow_provider_batchops.core.state import MAX_LISTED, ReportSet, StatusReport
 from airflow_provider_batchops.core.validation import check_choices, check_text_id
 from airflow_provider_batchops.models.waylay import (
     IDEMPOTENT_ACTIONS,
     batch_id_from_start,
     batch_report,
     combine_batch_reports,
+    listed_task,
+    listing_params,
 )
 from airflow_provider_batchops.models.waylay_registry import (
     FUNCTION_TYPES,
@@ -47,6 +49,13 @@ WaylayService = Literal["rules", "resources"]
 BATCH_SERVICES: tuple[str, ...] = ("rules", "resources")
 AUTH_MODES = ("token", "basic")
 TOKEN_PATH = "/accounts/v1/tokens"
+TASKS_PATH = "/rules/v1/tasks"
+#: Tasks asked per page of ``GET /rules/v1/tasks`` (fewer answered is fine: paging goes on from there).
+LISTING_PAGE = 1000
+#: Most tasks read to apply a ``user`` filter, which the listing cannot apply; more fails the count.
+USER_SCAN_LIMIT = 100_000
+#: Most listing pages one count reads (bounds a server that answers far fewer tasks than asked).
+MAX_LISTING_PAGES = 1000
 
 
 def check_service(service: Any) -> str:
@@ -197,6 +206,17 @@ class WaylayHook(ApiHook):
         """Start a bulk delete (body from :func:`~..models.waylay.resources_delete_bodies`)."""
         return self.start_batch("resources", body)
 
+    @staticmethod
+    def list_tasks_call(params: dict[str, Any], hits: int, start: int = 0) -> Call:
+        """``GET /rules/v1/tasks``: one page of the tasks ``params`` select (see
+        :func:`~..models.waylay.listing_params`); its reply carries the total in ``X-Count``."""
+        return Call("GET", TASKS_PATH, params={**params, "hits": hits, "startIndex": start}, whole_reply=True)
+
+    def preview_rules_tasks(self, query: dict[str, Any], listed: int = MAX_LISTED) -> dict[str, Any]:
+        """Count (and list up to ``listed`` of) the tasks a rules batch filter selects; see
+        :func:`tasks_preview_reader`."""
+        return self.run(tasks_preview_reader(query, listed))
+
     # -- registry jobs ---------------------------------------------------------------------------
     @staticmethod
     def get_job_call(job_type: str, job_id: str) -> Call:
@@ -294,6 +314,53 @@ def batches_reader(service: str, reports: ReportSet, calls: dict[str, Call] | No
     if len(pending) == 1 == len(bodies):  # one batch (most waits): no comprehension
         return reports.update({pending[0]: batch_report(service, bodies[0])})
     return reports.update({i: batch_report(service, body) for i, body in zip(pending, bodies, strict=True)})
+
+
+def tasks_preview_reader(query: dict[str, Any], listed: int = MAX_LISTED) -> Reader[dict[str, Any]]:
+    """Count the tasks the wire batch filter ``query`` selects and list the first ``listed`` (id, name).
+
+    Returns ``would_affect_count``, ``would_affect`` and ``listing_requests``. Without ``user`` the count
+    is the listing's ``X-Count`` (one request of one task when nothing is listed). The listing has no
+    ``user`` parameter, so with one every task matching the other filters is read, page by page, and
+    counted when its ``user`` is the one asked; more than :data:`USER_SCAN_LIMIT` such tasks fail with an
+    :class:`InputError` naming ``query.user`` before anything is changed.
+    """
+    params = listing_params(query)
+    user = query.get("user")
+    found: list[dict[str, Any]] = []
+    matched = start = requests = 0
+    for _ in range(MAX_LISTING_PAGES):
+        hits = LISTING_PAGE if user is not None else max(1, min(listed - len(found), LISTING_PAGE))
+        reply = yield WaylayHook.list_tasks_call(params, hits, start)
+        requests += 1
+        total, page = _listing_page(reply)
+        if user is not None and total > USER_SCAN_LIMIT:
+            raise InputError("query.user", f"{total} tasks match the other filters; the task listing cannot filter "
+                             f"on user, and more than {USER_SCAN_LIMIT} are not read to count them. Narrow the "
+                             "filter, or set max_tasks=None to start the batch without counting")
+        start += len(page)
+        for task in page:
+            if user is None or (isinstance(task, dict) and task.get("user") == user):
+                matched += 1
+                if len(found) < listed:
+                    found.append(listed_task(task))
+        if user is None and len(found) >= min(listed, total):
+            return {"would_affect_count": total, "would_affect": found, "listing_requests": requests}
+        if not page or start >= total:
+            count = matched if user is not None else total
+            return {"would_affect_count": count, "would_affect": found, "listing_requests": requests}
+    raise BatchOpsError(f"GET {TASKS_PATH} did not end after {MAX_LISTING_PAGES} pages; the tasks were not counted")
+
+
+def _listing_page(reply: Reply) -> tuple[int, list[Any]]:
+    """The total (``X-Count``) and the tasks of one listing page."""
+    text = str(reply.headers.get("X-Count", "")).strip()
+    if not text.isdigit():
+        raise ValueError(f"the X-Count header (the total) is {'missing' if not text else repr(text[:40])}")
+    page = reply.json()
+    if not isinstance(page, list):
+        raise ValueError(f"expected a JSON array of tasks, got {type(page).__name__}")
+    return int(text), page
 
 
 def job_reader(job_type: str, job_id: str) -> Reader[StatusReport]:

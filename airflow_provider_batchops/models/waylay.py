@@ -206,6 +206,39 @@ def rules_batch_body(
     return body
 
 
+#: ``BatchQuery`` fields that ``GET /rules/v1/tasks`` takes under the same name (``tags`` and ``user`` differ).
+LISTING_FILTERS = ("name", "resource", "type", "status", "template", "plugin", "finishedBefore", "createdAfter",
+                   "createdBefore")
+
+
+def listing_params(query: dict[str, Any]) -> dict[str, Any]:
+    """The ``GET /rules/v1/tasks`` query parameters that select what the batch filter ``query`` selects.
+
+    ``query`` is the wire filter of :func:`rules_batch_body`. Each tag becomes ``tags.<key>=<value>``; a
+    tag whose value is a list or an object has no listing equivalent and is refused (naming it).
+    ``user`` has no listing parameter: it is left out here, and the caller filters on each listed
+    task's ``user`` (see :func:`~airflow_provider_batchops.hooks.waylay.tasks_preview_reader`).
+    """
+    params: dict[str, Any] = {key: query[key] for key in LISTING_FILTERS if key in query}
+    for tag, value in (query.get("tags") or {}).items():
+        if isinstance(value, (dict, list)):
+            raise InputError(f"query.tags.{tag}", "a list or object tag value cannot be counted by the task "
+                             "listing (GET /rules/v1/tasks); give a text, number or true/false value, or set "
+                             "max_tasks=None to start the batch without counting")
+        params[f"tags.{tag}"] = value
+    unknown = sorted(set(query) - {*LISTING_FILTERS, "tags", "user"})
+    if unknown:
+        raise InputError(f"query.{unknown[0]}", "has no task listing equivalent; the tasks cannot be counted")
+    return params
+
+
+def listed_task(task: Any) -> dict[str, Any]:
+    """The id and name of one task of the listing (``TaskEntity``: ``ID``, ``name``)."""
+    if not isinstance(task, dict) or not isinstance(task.get("ID"), str):
+        raise ValueError(f"a listed task without an 'ID': {str(task)[:200]}")
+    return {"id": task["ID"], "name": task.get("name")}
+
+
 def batch_id_from_start(reply: Reply) -> str:
     """The id of an accepted batch: ``entity.id``, else the last segment of ``uri`` or ``Location``."""
     body = reply.json()

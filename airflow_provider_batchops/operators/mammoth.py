@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_batchops.core.durable import SafeStore
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
-from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator
+from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator, refuse_dry_run_outlets
 from airflow_provider_batchops.core.state import StatusReport
 from airflow_provider_batchops.core.validation import check_choices, check_int
 from airflow_provider_batchops.hooks.mammoth import MammothHook
@@ -326,6 +326,8 @@ class MammothBatchCleanupOperator(MammothDeleteBatchesOperator):
     def execute(self, context: Context) -> Any:
         settings = self.wait_settings(context)  # bad wait parameters fail before any request
         plan = self.plan()
+        if self.list_only:
+            refuse_dry_run_outlets(self.outlets)
         store = self.store(context, settings)
         if store is not None and store.get(self.remote_id_key):
             # An earlier try deleted these and died while waiting: wait for its jobs, list nothing.
@@ -345,8 +347,9 @@ class MammothBatchCleanupOperator(MammothDeleteBatchesOperator):
             for batch in self._selection[:50]:
                 self.log.info("would delete batch %s (%s, %s, %s)", batch["id"], batch["name"], batch["state"],
                               batch["created_at"])
-            return {**self.context_summary(), "state": "succeeded", "job_ids": [], "jobs": [],
-                    "kept_latest": kept, "cutoff": plan["cutoff"].isoformat()}
+            return self.annotate_outlets(context, {
+                **self.context_summary(), "state": "succeeded", "job_ids": [], "jobs": [], "kept_latest": kept,
+                "cutoff": plan["cutoff"].isoformat()})
         context["ti"].xcom_push(key=SELECTION_KEY, value=self._selection)
         if store is not None:
             self.keep_selection(store)

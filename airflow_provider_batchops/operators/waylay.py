@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_batchops.core.errors import InputError
-from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator
+from airflow_provider_batchops.core.errors import BatchOpsError, InputError
+from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator, check_flag, refuse_dry_run_outlets
+from airflow_provider_batchops.core.state import MAX_LISTED
+from airflow_provider_batchops.core.validation import check_int
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import (
     DEFAULT_MAX_BATCH_SIZE,
@@ -15,6 +17,24 @@ from airflow_provider_batchops.models.waylay import (
     rules_batch_body,
 )
 from airflow_provider_batchops.triggers.waylay import WaylayBatchTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: The most tasks a delete by query may select unless ``max_tasks`` says otherwise.
+DEFAULT_MAX_TASKS = 1000
+#: ``max_tasks`` default of :class:`RulesBatchOperator`: :data:`DEFAULT_MAX_TASKS` for the actions that
+#: delete tasks, no limit for the others.
+AUTO = "auto"
+
+
+def check_max_tasks(value: Any, action: str) -> int | None:
+    """The task limit of a batch by query: ``None`` (no count), or a whole number >= 0."""
+    if value is None:
+        return None
+    if value == AUTO:
+        return DEFAULT_MAX_TASKS if action in IDEMPOTENT_ACTIONS else None
+    return check_int(value, "max_tasks", minimum=0)
 
 
 class WaylayBatchOperator(StartAndWaitOperator):
@@ -65,6 +85,14 @@ class RulesBatchOperator(WaylayBatchOperator):
     :param ids: explicit task ids instead of a query (exactly one of the two).
     :param action_parameters: required for ``updatePlugins`` (``name``, ``from_version``,
         ``to_version``) and ``updateProperties`` (``variables``, ``tags``, ...); none otherwise.
+    :param dry_run: change nothing: count the tasks the query selects (``GET /rules/v1/tasks``) and
+        return ``would_affect_count`` and ``would_affect`` (id and name of the first 100); with ``ids``,
+        the listed ids, unread. Not templated.
+    :param max_tasks: before a batch by ``query`` is started, count the tasks it selects and fail,
+        changing nothing, if there are more. ``"auto"`` (default) = 1000 for ``delete`` and
+        ``stopAndDelete``, no count for other actions; ``None`` = no count. A batch by ``ids`` is
+        bounded by its list and is not counted. A query with ``user`` is counted by reading every task
+        the other filters select (the listing has no ``user`` filter), at most 100,000.
     :param kwargs: the wait parameters of
         :class:`~airflow_provider_batchops.core.operator.StartAndWaitOperator` and BaseOperator's.
     """
@@ -76,6 +104,7 @@ class RulesBatchOperator(WaylayBatchOperator):
         "query",
         "ids",
         "action_parameters",
+        "max_tasks",
         "waylay_conn_id",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
@@ -92,6 +121,8 @@ class RulesBatchOperator(WaylayBatchOperator):
         query: RulesQuery | dict[str, Any] | None = None,
         ids: list[str] | None = None,
         action_parameters: dict[str, Any] | None = None,
+        dry_run: bool = False,
+        max_tasks: int | str | None = AUTO,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -99,11 +130,57 @@ class RulesBatchOperator(WaylayBatchOperator):
         self.query = query
         self.ids = ids
         self.action_parameters = action_parameters
+        # BaseOperator has a dry_run() method; the flag is kept under another name.
+        self.list_only = dry_run
+        self.max_tasks = max_tasks
         # Which of the two the DAG gave, so a template that renders None is named as written.
         self._given = "ids" if ids is not None else "query" if query is not None else None
 
     def validate(self) -> list[dict[str, Any]]:
-        return [rules_batch_body(self.action, self.query, self.ids, self.action_parameters, self._given)]
+        body = rules_batch_body(self.action, self.query, self.ids, self.action_parameters, self._given)
+        self._limit = check_max_tasks(self.max_tasks, body["action"])
+        return [body]
+
+    def execute(self, context: Context) -> Any:
+        if not check_flag(self.list_only, "dry_run"):
+            return super().execute(context)
+        body = self.validate()[0]
+        refuse_dry_run_outlets(self.outlets)
+        return self.preview(body)
+
+    def preview(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What the batch ``body`` would touch, changing nothing (the ``dry_run`` summary)."""
+        query = body["query"]
+        summary: dict[str, Any] = {"action": body["action"], "dry_run": True, "max_tasks": self._limit}
+        found: dict[str, Any]
+        if "ids" in query:  # bounded by the list, which is not counted against max_tasks
+            ids = list(dict.fromkeys(query["ids"]))
+            found = {"would_affect_count": len(ids), "would_affect": [{"id": i} for i in ids[:MAX_LISTED]],
+                     "listing_requests": 0}
+            within = True
+        else:
+            found = self.hook.preview_rules_tasks(query)
+            within = self._limit is None or found["would_affect_count"] <= self._limit
+        summary.update(found, within_max_tasks=within)
+        self.log.info("Dry run: %s would affect %d task(s); nothing was changed%s", body["action"],
+                      found["would_affect_count"], "" if within else f" (more than max_tasks={self._limit})")
+        for task in found["would_affect"][:20]:
+            self.log.info("would %s task %s%s", body["action"], task["id"],
+                          f" ({task['name']})" if task.get("name") else "")
+        return summary
+
+    def before_start(self, parts: list[dict[str, Any]]) -> None:
+        """Count what a batch by query selects; refuse (nothing sent) above ``max_tasks``."""
+        body = parts[0]
+        if self._limit is None or "ids" in body["query"]:
+            return
+        count = self.hook.preview_rules_tasks(body["query"], listed=0)["would_affect_count"]
+        self.log.info("The query selects %d task(s) (max_tasks=%d)", count, self._limit)
+        if count > self._limit:
+            raise BatchOpsError(
+                f"{count} tasks match the query, more than max_tasks={self._limit}; nothing was changed "
+                f"(no batch was started). Narrow the query, raise max_tasks, or preview it with dry_run=True."
+            )
 
 
 class RulesBatchDeleteOperator(RulesBatchOperator):
@@ -111,6 +188,9 @@ class RulesBatchDeleteOperator(RulesBatchOperator):
 
     :param query: a task filter (see :class:`RulesBatchOperator`).
     :param ids: explicit task ids instead of a query.
+    :param max_tasks: refuse (and delete nothing) when the query selects more tasks than this; default
+        1000, ``None`` = no count. Not applied to ``ids``.
+    :param dry_run: count and list what would be deleted; delete nothing.
     """
 
     def __init__(
@@ -118,12 +198,13 @@ class RulesBatchDeleteOperator(RulesBatchOperator):
         *,
         query: RulesQuery | dict[str, Any] | None = None,
         ids: list[str] | None = None,
+        max_tasks: int | str | None = DEFAULT_MAX_TASKS,
         **kwargs: Any,
     ) -> None:
         if "action" in kwargs:
             raise InputError("action", "RulesBatchDeleteOperator always deletes; use RulesBatchOperator for "
                              f"action={kwargs['action']!r}")
-        super().__init__(action="delete", query=query, ids=ids, **kwargs)
+        super().__init__(action="delete", query=query, ids=ids, max_tasks=max_tasks, **kwargs)
 
 
 class ResourcesBatchDeleteOperator(WaylayBatchOperator):

@@ -168,3 +168,42 @@ def test_mammoth_cleanup_lists_then_deletes_old_batches_keeping_the_newest(dagba
     counters = sim.client.counters()["requests"]
     deletes = [v for k, v in counters.items() if k.startswith("DELETE /api/v2/")]
     assert deletes == [1]  # one request for every old batch
+
+
+def _asset_events(run, task_id: str) -> list[dict]:
+    """The ``extra`` of each asset event ``task_id`` of ``run`` emitted."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id,
+                                                          AssetEvent.source_task_id == task_id)).all()
+        return [dict(event.extra or {}) for event in events]
+
+
+def test_rules_cleanup_previews_then_deletes_and_its_asset_event_carries_the_summary(dagbag, sim_conn):
+    import json
+
+    sim_conn.client.reset(state=True)
+    old = int(time.time() * 1000) - 45 * DAY_MS
+    sim_conn.client.put_tasks([{"id": f"old-{n}", "name": f"old-{n}", "type": "onetime", "status": "stopped",
+                                "finishedTime": old} for n in range(3)])
+    sim_conn.client.configure(batch_delay=0.3)
+    before = {t["id"] for t in sim_conn.client.tasks()}
+
+    run = dagbag.get_dag("waylay_rules_cleanup").test(run_conf={"poll_interval": 0.2})
+
+    assert _succeeded(run)
+    deleted = before - {t["id"] for t in sim_conn.client.tasks()}
+    counters = sim_conn.client.counters()["requests"]
+    assert counters["GET /rules/v1/tasks"] == 2  # the preview, then the count just before the batch
+    [extra] = _asset_events(run, "delete_old_one_off_tasks")
+    assert extra["action"] == "delete" and extra["state"] == "succeeded"
+    assert extra["succeeded"] == len(deleted) >= 3 and extra["failed"] == 0 and extra["batch_id"]
+    assert not extra.get("failures") and len(json.dumps(extra)) <= 4096
+    assert _asset_events(run, "preview_old_one_off_tasks") == []  # a dry run has no outlets
+
+    report = dagbag.get_dag("waylay_rules_cleanup_report")
+    assert [asset.uri for asset in report.timetable.asset_condition.objects] == ["waylay://rules/one-off-tasks-cleaned"]
+    assert _succeeded(report.test())  # a manual run: no triggering event, and it says so

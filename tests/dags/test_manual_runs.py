@@ -32,7 +32,7 @@ from tests.support.helpers import set_connection
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "example_dags"
 EXAMPLE_DAG_IDS = ("waylay_rules_cleanup", "waylay_resources_bulk_delete", "waylay_plug_release",
-                   "superoffice_nightly_export", "mammoth_batch_cleanup")
+                   "superoffice_nightly_export", "mammoth_batch_cleanup", "waylay_rules_cleanup_report")
 DAY_MS = 86_400_000
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -102,6 +102,7 @@ PREPARE: dict[str, Callable[[Any], dict[str, Any]]] = {
     "waylay_plug_release": _plug_release,
     "superoffice_nightly_export": _nothing,
     "mammoth_batch_cleanup": _nothing,
+    "waylay_rules_cleanup_report": _nothing,
 }
 
 

@@ -292,7 +292,7 @@ def test_example_dags_return_what_the_pages_show(dagbags, sim_conns):
     check_samples(run, return_values(run), ["delete_resources"])
 
     run = run_dag(dagbags["waylay_rules_cleanup"])
-    check_samples(run, return_values(run), ["delete_old_one_off_tasks"])
+    check_samples(run, return_values(run), ["preview_old_one_off_tasks", "delete_old_one_off_tasks"])
 
     job = sim_conns.client.create_job(type="verify", children=True,
         function={"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"})

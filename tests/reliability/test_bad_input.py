@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 from airflow.exceptions import AirflowNotFoundException
+from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_batchops.core.errors import ApiError, InputError, TransientApiError
@@ -180,6 +181,16 @@ CASES: list[Bad] = [
     case(RulesBatchOperator, "action_parameters.to_version", action="updatePlugins",
          action_parameters={"name": "p", "from_version": "any", "to_version": "latest"}),
     case(RulesBatchOperator, "action_parameters", action="updateProperties", action_parameters={}),
+    # -- preview and guard of batches by query (issue 15) -----------------------------------------------
+    case(RulesBatchDeleteOperator, "max_tasks", ids=None, query={"status": "stopped"}, max_tasks=-1),
+    case(RulesBatchDeleteOperator, "max_tasks", ids=None, query={"status": "stopped"}, max_tasks="many"),
+    case(RulesBatchDeleteOperator, "max_tasks", ids=None, query={"status": "stopped"}, max_tasks=True),
+    case(RulesBatchDeleteOperator, "max_tasks", ids=None, query={"status": "stopped"}, max_tasks=2.5),
+    case(RulesBatchOperator, "max_tasks", action="stop", ids=None, query={"status": "stopped"}, max_tasks="all"),
+    case(RulesBatchDeleteOperator, "dry_run", dry_run="yes"),
+    case(RulesBatchDeleteOperator, "query.tags.site", ids=None, query={"tags": {"site": ["plant-1", "plant-2"]}}),
+    case(RulesBatchDeleteOperator, "outlets", ids=None, query={"status": "stopped"}, dry_run=True,
+         outlets=[Asset("waylay://rules/cleaned")]),
     # -- wait parameters (shared by every operator) ----------------------------------------------------
     case(RulesBatchDeleteOperator, "poll_interval", poll_interval=0),
     case(RulesBatchDeleteOperator, "poll_interval", poll_interval=-1),

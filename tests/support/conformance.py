@@ -45,6 +45,7 @@ from pydantic import ValidationError as PydanticValidationError
 from tests.support import openapi_check
 
 RULES = "waylay-rules-batch.openapi.json"
+RULES_TASKS = "waylay-rules-tasks.openapi.json"
 RESOURCES = "waylay-resources-batch.openapi.json"
 REGISTRY = "waylay-registry-jobs.openapi.json"
 MAMMOTH = "mammoth-batches-jobs.openapi.json"
@@ -58,6 +59,7 @@ __all__ = [
     "REGISTRY",
     "RESOURCES",
     "RULES",
+    "RULES_TASKS",
     "ConformanceError",
     "assert_rejected_request",
     "assert_rejected_response",
@@ -93,7 +95,7 @@ def _models() -> dict[tuple[str, str, str, str | int], Any]:
     )
     from waylay.services.resources.models import ErrorResponse as ResourcesError
     from waylay.services.rules.models import BatchOperationEnqueued as RulesEnqueued
-    from waylay.services.rules.models import BatchOperationStatus, BatchTaskSpec
+    from waylay.services.rules.models import BatchOperationStatus, BatchTaskSpec, TaskWithRuntimeInfo
     from waylay.services.rules.models import ErrorResponse as RulesError
 
     from tests.support.mammoth_batch_models import (
@@ -112,6 +114,7 @@ def _models() -> dict[tuple[str, str, str, str | int], Any]:
         (RULES, "POST", "/rules/v1/batch", 400): RulesError,
         (RULES, "GET", rules_status, 200): BatchOperationStatus,
         (RULES, "GET", rules_status, 404): RulesError,
+        (RULES_TASKS, "GET", "/rules/v1/tasks", 200): list[TaskWithRuntimeInfo],
         (RESOURCES, "POST", "/resources/v1/batch", REQUEST): BatchResourceOperation,
         (RESOURCES, "POST", "/resources/v1/batch", 202): ResourcesEnqueued,
         (RESOURCES, "POST", "/resources/v1/batch", 400): ResourcesError,

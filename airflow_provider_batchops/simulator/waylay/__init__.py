@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..service import Service, Setting
-from . import auth, control, registry, resources, rules
+from . import auth, control, registry, resources, rules, rules_listing
 from .auth import TokenIssuer, WaylayError
 from .batch import BatchQueue
 from .registry_jobs import parse_job_spec
@@ -99,7 +99,7 @@ class WaylayService(Service):
     """Waylay: token endpoint, rules and resources batch APIs, registry jobs and their event stream."""
 
     name = "waylay"
-    routers = (auth.router, rules.router, resources.router, registry.router)
+    routers = (auth.router, rules.router, rules_listing.router, resources.router, registry.router)
     control_routers = (control.router,)
     settings = (
         Setting("batch_delay"),

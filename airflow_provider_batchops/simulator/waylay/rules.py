@@ -1,4 +1,9 @@
-"""Waylay rules service: the tasks store and the tasks batch API (``/rules/v1/batch``).
+"""Waylay rules service: the tasks store, the task listing (``GET /rules/v1/tasks``) and the tasks
+batch API (``/rules/v1/batch``).
+
+The listing (``rules_listing``) and the batches select tasks with the same function
+(:func:`~.rules_filter.task_matches`), so a count taken with the listing is what a batch with the
+same filter touches.
 
 A filter query (``BatchQuery``) must constrain the tasks: a field whose value is null, a blank string
 or ``{}``, and a tag with an empty key or a null value, constrain nothing. A query left with no
@@ -18,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..http import epoch_ms
 from .batch import Batch, BatchKind, ItemResult, SpecError, batch_routes
+from .rules_filter import task_matches
 
 if TYPE_CHECKING:
     from . import WaylayState
 
-__all__ = ["SpecError", "parse_batch_spec", "require_constraint", "router", "seed_tasks"]
+__all__ = ["SpecError", "parse_batch_spec", "require_constraint", "router", "seed_tasks", "task_matches"]
 
 JsonDict = dict[str, Any]
 
@@ -229,34 +235,6 @@ def describe(action: str, query: Mapping[str, Any]) -> str:
     return f"{verb} tasks filtered by {' AND '.join(parts)}" if parts else f"{verb} all tasks"
 
 
-def task_matches(task: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """Tell whether ``task`` satisfies every filter field of ``query``."""
-    for key, want in query.items():
-        if key == "plugin":
-            plugins = task.get("plugins") or []
-            if ":" in want:
-                found = want in plugins
-            else:
-                found = any(str(p).split(":", 1)[0] == want for p in plugins)
-            if not found:
-                return False
-        elif key == "tags":
-            tags = task.get("tags") or {}
-            if any(tags.get(tag) != value for tag, value in want.items()):
-                return False
-        elif key == "finishedBefore":
-            finished = task.get("finishedTime")
-            if finished is None or finished >= want:
-                return False
-        elif key in ("createdAfter", "createdBefore"):
-            created = task.get("createdTime")
-            if created is None or (created <= want if key == "createdAfter" else created >= want):
-                return False
-        elif task.get(key) != want:
-            return False
-    return True
-
-
 def seed_tasks(seed: int, count: int, fail_ratio: float, start_ms: int) -> dict[str, JsonDict]:
     """Deterministic task set: same seed, count, ratio and start time give the same tasks."""
     rng = random.Random(seed)
@@ -332,7 +310,7 @@ class RulesService:
             if replace:
                 self.tasks.clear()
             for item in tasks:
-                task: JsonDict = {"name": item["id"], "type": "onetime", "status": "running"}
+                task: JsonDict = {"name": item["id"], "type": "onetime", "status": "running", "user": "system"}
                 task.update(createdTime=created, plugins=[], tags={})
                 task.update(item)
                 self.tasks[str(item["id"])] = task
@@ -343,6 +321,13 @@ class RulesService:
         self._tenant.batches.settle()
         with self._tenant.lock:
             return [dict(task) for task in self.tasks.values()]
+
+    def listing(self, query: JsonDict, hits: int, start: int) -> tuple[int, list[JsonDict]]:
+        """The number of tasks ``query`` selects and copies of the page ``start:start+hits`` of them."""
+        self._tenant.batches.settle()
+        with self._tenant.lock:
+            found = [task for task in self.tasks.values() if task_matches(task, query)]
+            return len(found), [dict(task) for task in found[start:start + hits]]
 
     def tasks_by_resource(self) -> dict[str, list[str]]:
         """Task ids per ``resource`` field."""

@@ -39,6 +39,7 @@ def context():
 @pytest.fixture
 def api(waylay_conn, token_endpoint, requests_mock):
     requests_mock.post(f"{GATEWAY}/rules/v1/batch", status_code=202, json=ACCEPTED)
+    requests_mock.get(f"{GATEWAY}/rules/v1/tasks", json=[], headers={"X-Count": "1"})  # the max_tasks count
     return requests_mock
 
 
