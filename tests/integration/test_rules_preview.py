@@ -12,13 +12,13 @@ from unittest.mock import MagicMock
 
 import pytest
 import requests
-from conformance import RULES_TASKS, validate_response
-from fixtures_simulator import auth_headers
 
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.hooks import waylay as waylay_hook
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.operators.waylay import RulesBatchDeleteOperator, RulesBatchOperator
+from tests.support.conformance import RULES_TASKS, validate_response
+from tests.support.fixtures_simulator import auth_headers
 
 LIST = "GET /rules/v1/tasks"
 START = "POST /rules/v1/batch"

@@ -84,7 +84,7 @@ DONE = {**RUNNING, "finishedTime": 9, "results": {"success": {"t1": {"statusCode
 
 @pytest.fixture
 def rules_api(waylay_conn, token_endpoint, requests_mock):
-    from conftest import GATEWAY
+    from tests.support.helpers import GATEWAY
 
     requests_mock.post(f"{GATEWAY}/rules/v1/batch", status_code=202,
                        json={"statusCode": 202, "uri": "/rules/v1/batch/b-1", "entity": RUNNING})

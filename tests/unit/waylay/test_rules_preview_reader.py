@@ -5,11 +5,11 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import GATEWAY
 
 from airflow_provider_batchops.core.errors import InputError, MalformedResponseError
 from airflow_provider_batchops.hooks.waylay import WaylayHook
 from airflow_provider_batchops.models.waylay import listing_params
+from tests.support.helpers import GATEWAY
 
 TASKS = f"{GATEWAY}/rules/v1/tasks"
 
