@@ -106,9 +106,16 @@ _DOCS = {
 }
 
 
+#: Modules beyond ``<kind>.<service>``, by kind and service module.
+_MORE_MODULES = {("triggers", "waylay"): ["waylay_events"]}
+
+
 def _modules(kind: str) -> list[dict[str, Any]]:
     return [
-        {"integration-name": name, "python-modules": [f"{_PKG}.{kind}.{module}"]}
+        {
+            "integration-name": name,
+            "python-modules": [f"{_PKG}.{kind}.{m}" for m in [module, *_MORE_MODULES.get((kind, module), [])]],
+        }
         for name, module in _SERVICES.items()
     ]
 
