@@ -39,8 +39,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     try:
         dep.start_simulator()
         dep.sim.configure(job_step_delay=0.3, sse_keepalive=30)
-        # The first stream dies after ack + two job events: the first job's ``completed`` is lost.
-        dep.sim.add_fault(route=EVENTS, kind="cut", after_events=3, times=1)
+        # The first stream of each watcher dies after ack + two job events (every stream carries the
+        # tenant's events): the first job's ``completed`` is lost. One stream on 3.3+, one each before.
+        dep.sim.add_fault(route=EVENTS, kind="cut", after_events=3, times=1 if SHARED_STREAMS else WATCHERS)
         dep.start()
         dep.wait_dags([WATCHED, "e2e_asset_idle"])
         yield dep
