@@ -106,13 +106,20 @@ async def test_a_stream_cut_loses_nothing_and_duplicates_nothing(sim_conn, quick
             created.append(sim_conn.client.create_job(type="deploy", function=plug("cutPlug"), outcome=outcome)["id"])
             await asyncio.sleep(0.4)
         await collector.until(lambda: len(collector.payloads["w"]) >= len(created), 15)
+        # Both cuts are spent once the third stream is open: the next job arrives on the stream.
+        await collector.until(lambda: sim_conn.client.stream_stats()["opened"] >= 3, 10)
+        last = sim_conn.client.create_job(type="deploy", function=plug("cutPlug"))["id"]
+        created.append(last)
+        await collector.until(lambda: len(collector.payloads["w"]) >= len(created), 10)
         await asyncio.sleep(1.0)  # a late duplicate would show here
     finally:
         await collector.stop()
     payloads = collector.payloads["w"]
     fired = [p["job_id"] for p in payloads]
     assert sorted(fired) == sorted(created), f"fired {fired}, created {created}"
-    assert {p["seen_in"] for p in payloads} == {"event", "catch-up"}, "the cut should make the catch-up find some"
+    seen_in = {p["job_id"]: p["seen_in"] for p in payloads}
+    assert "catch-up" in seen_in.values(), "the cuts should make the catch-up find some"
+    assert seen_in[last] == "event"
     stats = sim_conn.client.stream_stats()
     assert stats["opened"] >= 3  # two cuts, two reconnects
     assert sim_conn.client.requests_to(LIST) >= 3  # a catch-up per time the stream became ready
