@@ -48,6 +48,53 @@ CONNECTION_FORMS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def _timeout_field() -> dict[str, Any]:
+    return {
+        "label": "Request timeout (s)",
+        "description": "Seconds each HTTP request may take, 0.1 to 3600; empty = 30.",
+        "schema": {"type": ["number", "null"], "minimum": 0.1, "maximum": 3600},
+    }
+
+
+def _text(label: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["string", "null"], **schema}}
+
+
+#: The extras of each connection type as typed form fields (``conn-fields``, read by Airflow 3.2+ from
+#: this dict; the values land in ``Connection.extra`` under these names, which the hooks read). An
+#: extra left empty is stored as ``null`` or ``""`` and means "not set" (see ``ApiHook.extras``).
+CONNECTION_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
+    "waylay": {
+        "auth": _text("Authentication", "token (default): the API key and secret are exchanged for a JWT, "
+                      "cached until shortly before it expires. basic: key and secret sent as HTTP basic "
+                      "auth on every request.", enum=["token", "basic"]),
+        "token": _text("Pre-issued JWT", "A Waylay JWT to send as it is instead of the key and secret "
+                       "(not refreshed: the connection fails once it expires).", format="password"),
+        "timeout": _timeout_field(),
+    },
+    "mammoth": {
+        "workspace_id": {
+            "label": "Workspace id",
+            "description": "Sent as X-WORKSPACE-ID on every request; empty = the key's default workspace.",
+            "schema": {"type": ["integer", "null"], "minimum": 1},
+        },
+        "timeout": _timeout_field(),
+    },
+    "superoffice": {
+        "auth": _text("Authentication", "bearer (default): the password is an OAuth access token. "
+                      "soticket: the password is a ticket (with the application token below). basic: "
+                      "login and password, onsite installations only.", enum=["bearer", "soticket", "basic"]),
+        "app_token": _text("Application token", "The application's client secret, sent as SO-AppToken "
+                           "with auth=soticket.", format="password"),
+        "accept_language": _text("Accept-Language", "Sent as the Accept-Language header, e.g. en."),
+        "so_language": _text("SO-Language", "Sent as the SO-Language header."),
+        "so_culture": _text("SO-Culture", "Sent as the SO-Culture header, e.g. en-GB."),
+        "so_timezone": _text("SO-TimeZone", "Sent as the SO-TimeZone header."),
+        "timeout": _timeout_field(),
+    },
+}
 _SERVICES = {"Waylay": "waylay", "Mammoth Analytics": "mammoth", "SuperOffice": "superoffice"}
 _HOOKS = {"waylay": "WaylayHook", "mammoth": "MammothHook", "superoffice": "SuperOfficeHook"}
 #: The names the connection form's type list shows (the hooks' ``hook_name``).
@@ -59,9 +106,16 @@ _DOCS = {
 }
 
 
+#: Modules beyond ``<kind>.<service>``, by kind and service module.
+_MORE_MODULES = {("triggers", "waylay"): ["waylay_events"]}
+
+
 def _modules(kind: str) -> list[dict[str, Any]]:
     return [
-        {"integration-name": name, "python-modules": [f"{_PKG}.{kind}.{module}"]}
+        {
+            "integration-name": name,
+            "python-modules": [f"{_PKG}.{kind}.{m}" for m in [module, *_MORE_MODULES.get((kind, module), [])]],
+        }
         for name, module in _SERVICES.items()
     ]
 
@@ -86,6 +140,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": f"{_PKG}.hooks.{conn_type}.{hook}",
                 "hook-name": _HOOK_NAMES[conn_type],
                 "ui-field-behaviour": CONNECTION_FORMS[conn_type],
+                "conn-fields": CONNECTION_FIELDS[conn_type],
             }
             for conn_type, hook in _HOOKS.items()
         ],

@@ -7,6 +7,10 @@ prints a short summary per DAG and stops the simulator.
 The registry job of ``waylay_plug_release`` is created held (queued) and released only once the DAG's
 deferred sensor follows the job's event stream: ``airflow dags test`` takes longer to start than a
 short job takes to finish, and the demo is meant to show completion arriving through the stream.
+
+``waylay_deploy_verification`` is scheduled by an asset watcher, which needs a triggerer that
+``airflow dags test`` does not run: the demo deploys a job, waits for it to complete and runs the DAG
+by hand with the job in its conf (the end-to-end test covers the watcher itself).
 """
 
 from __future__ import annotations
@@ -104,6 +108,26 @@ def release_once_followed(sim: SimulatorClient, job: dict, ended: Callable[[], b
             f"({waited:.1f} s after the DAG started), then released: 4 state steps of 1 s"]
 
 
+def prepare_deploy_verification(sim: SimulatorClient) -> Prepared:
+    """A deploy job of temperatureAlarm, run to completion; the DAG verifies it.
+
+    ``airflow dags test`` runs no triggerer, so the DAG's asset watcher does not run here: the job
+    goes in the run conf, as for a run by hand (tests/e2e/test_e2e_asset_watcher.py covers the
+    watcher in a real deployment).
+    """
+    job = sim.create_job(type="deploy", step_delay=0.2,
+                         function={"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        states = {j["id"]: j["state"] for j in sim.registry_jobs()}
+        if states.get(job["id"]) == "completed":
+            break
+        time.sleep(0.2)
+    return Prepared({"job_id": job["id"]}, during=lambda ended: [
+        f"deploy job {job['id']} completed first; run by hand with it in the conf (no triggerer in "
+        "`airflow dags test`, so no asset watcher)"])
+
+
 def prepare_superoffice_export(sim: SimulatorClient) -> Prepared:
     sim.configure(so_step_delay=1)
     return Prepared({"poll_interval": 1})
@@ -122,6 +146,7 @@ RUNS: dict[str, Callable[[SimulatorClient], Prepared]] = {
     "waylay_rules_cleanup_report": lambda sim: Prepared({}),
     "waylay_resources_bulk_delete": prepare_bulk_delete,
     "waylay_plug_release": prepare_plug_release,
+    "waylay_deploy_verification": prepare_deploy_verification,
     "superoffice_nightly_export": prepare_superoffice_export,
     "mammoth_batch_cleanup": prepare_mammoth_cleanup,
 }

@@ -3,8 +3,9 @@
 Starts a real ``airflow api-server`` on loopback (a throw-away AIRFLOW_HOME with SQLite, the simple
 auth manager with everyone an admin), opens ``/connections`` in headless Chromium (Debian's
 ``chromium`` package, driven by Python Playwright), clicks "Add Connection", picks the type and
-saves a PNG of the dialog (``docs/img/connection-<type>.png``), then types an example into "Extra
-Fields JSON" and saves another (``connection-<type>-extra.png``).
+saves a PNG of the dialog (``docs/img/connection-<type>.png``); where Airflow draws the declared extras
+(3.2+), opens "Extra Fields" and saves ``connection-<type>-fields.png``; then types an example into
+"Extra Fields JSON" and saves ``connection-<type>-extra.png``.
 
 Needs ``apt-get install -y chromium`` and ``pip install -e '.[screenshots]'``; nothing is downloaded
 at run time. :class:`ApiServer` is also used by ``tests/forms/test_connection_forms.py``.
@@ -189,7 +190,16 @@ def screenshot_forms(base_url: str, out_dir: Path, chromium: str = CHROMIUM) -> 
                     target = out_dir / f"connection-{conn_type}.png"
                     dialog.screenshot(path=str(target))
                     written.append(target)
-                    # The extras live in a second accordion section (only one section is open at a time).
+                    # Airflow 3.2+ draws the declared extras (``conn-fields``) as typed fields in an
+                    # "Extra Fields" section; older versions have only the JSON editor.
+                    fields_section = dialog.get_by_text("Extra Fields", exact=True)
+                    if fields_section.count():
+                        fields_section.click()
+                        page.wait_for_timeout(500)
+                        target = out_dir / f"connection-{conn_type}-fields.png"
+                        dialog.screenshot(path=str(target))
+                        written.append(target)
+                    # The extras live in another accordion section (only one section is open at a time).
                     dialog.get_by_text("Extra Fields JSON").click()
                     dialog.locator(".monaco-editor .view-lines").last.click()
                     page.keyboard.press("Control+A")

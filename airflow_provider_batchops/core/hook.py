@@ -204,6 +204,7 @@ class ApiHook(BaseHook, abc.ABC):
         return host + self.base_path
 
     def extras(self, conn: Connection) -> dict[str, Any]:
+        """The connection's extras; one left empty in the form (``null`` or ``""``) is not set."""
         raw = conn.extra
         if not raw:
             return {}
@@ -213,7 +214,7 @@ class ApiHook(BaseHook, abc.ABC):
             raise ConnectionConfigError(self.conn_id, "extra", "is not a JSON object") from None
         if not isinstance(value, dict):
             raise ConnectionConfigError(self.conn_id, "extra", "is not a JSON object")
-        return value
+        return {key: item for key, item in value.items() if item is not None and item != ""}
 
     def timeouts(self, extras: dict[str, Any]) -> Timeouts:
         try:

@@ -39,6 +39,7 @@ from airflow_provider_batchops.models.waylay_registry import (
     check_job_type,
     job_report,
     jobs_list_report,
+    list_body_jobs,
     timestamp_spec,
 )
 
@@ -373,6 +374,30 @@ def jobs_list_reader(filters: dict[str, Any], function_name: str | None) -> Read
     """List registry jobs and report on them together."""
     body = yield WaylayHook.list_jobs_call(**filters)
     return jobs_list_report(body, function_name, filters.get("limit") or 0)
+
+
+def jobs_since_reader(
+    filters: dict[str, Any], created_after: str, pages: int
+) -> Reader[tuple[list[dict[str, Any]], bool]]:
+    """The listed jobs created after ``created_after``, and whether that is all of them.
+
+    The listing has no paging (newest first, at most ``limit``): while a page comes back full, the
+    walk goes on with ``createdBefore`` = the oldest ``createdAt`` seen, for at most ``pages`` pages.
+    """
+    limit = filters.get("limit") or 1000
+    found: dict[tuple[Any, Any], dict[str, Any]] = {}
+    before: str | None = None
+    for _ in range(pages):
+        body = yield WaylayHook.list_jobs_call(**{**filters, "limit": limit, "created_after": created_after,
+                                                   "created_before": before})
+        jobs = [job for job in list_body_jobs(body) if isinstance(job, dict)]
+        for job in jobs:
+            found.setdefault((job.get("type"), job.get("id")), job)
+        stamps = [job["createdAt"] for job in jobs if isinstance(job.get("createdAt"), str)]
+        if len(jobs) < limit or not stamps or min(stamps) == before:
+            return list(found.values()), True
+        before = min(stamps)
+    return list(found.values()), False
 
 
 def _token_from(body: Any) -> Token:

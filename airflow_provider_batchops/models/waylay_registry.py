@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -130,3 +131,80 @@ def list_body_jobs(body: Any) -> list[dict[str, Any]]:
 def jobs_list_report(body: Any, function_name: str | None, limit: int) -> StatusReport:
     """:func:`jobs_report` of a ``GET /registry/v2/jobs/`` answer."""
     return jobs_report(list_body_jobs(body), function_name, limit)
+
+
+# -- job events (event-driven scheduling) ------------------------------------------------------------
+#: The job states an event announces (``event:`` names of the registry's job event stream).
+EVENT_STATES = ("active", "completed", "failed", "delayed", "waiting", "waiting-children")
+
+
+def moment_of(value: Any) -> float | None:
+    """Epoch seconds of a registry date-time (``2026-03-10T09:00:01Z``); ``None`` when unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _function(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: value[k] for k in ("functionType", "name", "version") if isinstance(value.get(k), str)}
+
+
+def transition_key(payload: dict[str, Any]) -> tuple[str, str, str]:
+    """One job entering one state: a watcher fires for it once."""
+    return (str(payload["job_type"]), str(payload["job_id"]), str(payload["state"]))
+
+
+def job_event_payload(state: str, data: str) -> dict[str, Any] | None:
+    """The payload of a job event (``event: <state>``, ``data`` JSON); ``None`` if it names no job."""
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    job = body.get("job") if isinstance(body, dict) else None
+    if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not isinstance(job.get("type"), str):
+        return None
+    details = body.get("data") if isinstance(body.get("data"), dict) else {}
+    payload: dict[str, Any] = {
+        "job_type": job["type"],
+        "job_id": job["id"],
+        "state": state,
+        "previous_state": details.get("prev") if isinstance(details.get("prev"), str) else None,
+        "function": _function(body.get("function")),
+        "timestamp": body.get("timestamp") if isinstance(body.get("timestamp"), str) else None,
+        "seen_in": "event",
+    }
+    if state == "failed" and isinstance(details.get("failedReason"), str):
+        payload["failed_reason"] = details["failedReason"][:500]
+    return payload
+
+
+def listed_job_payload(job: Any) -> dict[str, Any] | None:
+    """The payload for a job found by a catch-up listing (``AnyJobStatusSummary``); ``None`` if unusable.
+
+    Its ``timestamp`` is when the job entered its state as far as the summary tells: ``finishedAt``
+    for a finished job, else ``processedAt``, else ``createdAt``.
+    """
+    if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not isinstance(job.get("type"), str):
+        return None
+    state = job.get("state")
+    if state not in EVENT_STATES:
+        return None
+    keys = ("finishedAt", "processedAt", "createdAt") if state in TERMINAL_EVENTS else ("processedAt", "createdAt")
+    timestamp = next((job[k] for k in keys if isinstance(job.get(k), str)), None)
+    return {
+        "job_type": job["type"],
+        "job_id": job["id"],
+        "state": state,
+        "previous_state": None,
+        "function": _function(job.get("function")),
+        "timestamp": timestamp,
+        "created_at": job.get("createdAt") if isinstance(job.get("createdAt"), str) else None,
+        "finished_at": job.get("finishedAt") if isinstance(job.get("finishedAt"), str) else None,
+        "seen_in": "catch-up",
+    }

@@ -39,7 +39,7 @@ def dagbag(airflow_db):
 def test_every_example_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert {"waylay_rules_cleanup", "waylay_resources_bulk_delete", "waylay_plug_release",
-            "superoffice_nightly_export", "mammoth_batch_cleanup"} <= set(dagbag.dag_ids)
+            "superoffice_nightly_export", "mammoth_batch_cleanup", "waylay_deploy_verification"} <= set(dagbag.dag_ids)
 
 
 def test_rules_cleanup_deletes_only_old_stopped_one_off_tasks(dagbag, sim_conn):
@@ -127,6 +127,21 @@ def test_plug_release_fails_when_the_verify_job_fails(dagbag, sim_conn):
     run = dagbag.get_dag("waylay_plug_release").test(run_conf={"verify_job_id": job["id"]})
 
     assert not _succeeded(run)
+
+
+def test_deploy_verification_run_by_hand_verifies_the_job_of_its_conf(dagbag, sim_conn):
+    """The asset-scheduled DAG run without an asset event (no triggerer in dag.test) takes the job
+    from its conf; tests/e2e/test_e2e_asset_watcher.py runs its watcher in a real deployment."""
+    plug = {"functionType": "plugs", "name": "temperatureAlarm", "version": "1.4.0"}
+    done = sim_conn.client.create_job(type="deploy", function=plug, step_delay=0.05)
+    other = sim_conn.client.create_job(type="deploy", function={**plug, "name": "otherPlug"}, step_delay=0.05)
+    for _ in range(100):
+        if {j["id"]: j["state"] for j in sim_conn.client.registry_jobs()}.get(other["id"]) == "completed":
+            break
+        time.sleep(0.05)
+    dag = dagbag.get_dag("waylay_deploy_verification")
+    assert _succeeded(dag.test(run_conf={"job_id": done["id"]}))
+    assert not _succeeded(dag.test(run_conf={"job_id": other["id"]}))  # another plug's deploy
 
 
 def test_superoffice_nightly_export_hands_the_file_on(dagbag, sim, monkeypatch):

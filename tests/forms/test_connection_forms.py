@@ -86,10 +86,37 @@ def test_placeholders_reach_the_form(hook_meta, conn_type):
         assert fields[API_FIELD[name]]["placeholder"] == placeholder, f"{conn_type}.{name}"
 
 
-def test_the_docs_say_the_extra_placeholder_is_not_shown(hook_meta):
-    """The pages describe every extra because the form shows no hint for them; keep that true."""
+def test_the_docs_say_which_airflow_shows_the_extras(hook_meta):
+    """Airflow < 3.2 shows no hint for the extras (the pages describe every one); 3.2+ draws them."""
     fields = hook_meta["waylay"]["standard_fields"]
-    if "extra" in fields:  # pragma: no cover - a future Airflow that draws it
+    if "extra" in fields:  # pragma: no cover - a future Airflow that draws a placeholder
         pytest.skip("this Airflow shows an extras placeholder; update the 'Connection' sections of the docs")
     text = (ROOT / "docs" / "waylay.md").read_text()
     assert "shows no hint for the extras" in text
+    assert "Airflow 3.2" in text
+
+
+def _declarative_fields_supported() -> bool:
+    """Airflow 3.2+ reads ``conn-fields`` from the provider info; older versions draw no extras."""
+    import airflow
+    from packaging.version import Version
+
+    return Version(airflow.__version__).release >= (3, 2)
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONNECTION_FORMS))
+def test_each_extra_is_a_typed_field_with_help_where_airflow_reads_conn_fields(hook_meta, conn_type):
+    from airflow_provider_batchops.get_provider_info import CONNECTION_FIELDS
+
+    extra_fields = hook_meta[conn_type].get("extra_fields") or {}
+    if not _declarative_fields_supported():
+        assert extra_fields == {}, "Airflow < 3.2 keeps the form without extras fields"
+        return
+    declared = CONNECTION_FIELDS[conn_type]
+    assert set(extra_fields) == set(declared)
+    for name, field in declared.items():
+        shown = extra_fields[name]
+        assert shown["schema"]["title"] == field["label"], f"{conn_type}.{name}"
+        assert shown["schema"]["type"] == field["schema"]["type"], f"{conn_type}.{name}"
+        assert shown["description"] == field["description"], f"{conn_type}.{name}"
+        assert shown["schema"].get("enum") == field["schema"].get("enum"), f"{conn_type}.{name}"
