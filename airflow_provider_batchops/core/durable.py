@@ -3,8 +3,14 @@
 On Airflow 3.3+ the ids go to the task state store (``context["task_state_store"]``), which
 outlives a worker crash and is readable by the next try. On older Airflow 3 releases an Airflow
 Variable named after the task instance serves instead. Either way the entry is removed once the
-remote work has finished (succeeded, failed or timed out), so only a try that died while the work
-was running leaves it behind.
+remote work has failed or timed out, so only a try that died while the work was running leaves it
+behind.
+
+Work that succeeded is, in the task state store, replaced by a *finished* entry that names the
+series of tries it finished in (the task instance's ``max_tries``, which a retry keeps and a clear
+raises). A worker lost after the wait ended but before Airflow stored the success is retried in the
+same series and adopts the finished work; a task cleared since starts afresh. The Variable fallback
+removes the entry instead: a Variable per finished task instance would pile up.
 """
 
 from __future__ import annotations
@@ -59,6 +65,9 @@ class VariableStore:
         Variable.delete(self._name(key))
 
 
+#: How long a finished entry is kept: long enough for Airflow's retry of a try lost while finishing.
+FINISHED_RETENTION = timedelta(days=7)
+
 #: The task state store's default size limit of one value (``[state_store] max_value_storage_bytes``).
 DEFAULT_MAX_VALUE_BYTES = 65535
 
@@ -75,11 +84,17 @@ class SafeStore:
         self.store = store
         self.retention = retention
 
-    def _write(self, key: str, value: Any) -> None:
-        if self.retention is not None and _takes_retention(self.store):
-            self.store.set(key, value, retention=self.retention)  # type: ignore[call-arg]
+    def _write(self, key: str, value: Any, retention: timedelta | None = None) -> None:
+        retention = retention or self.retention
+        if retention is not None and _takes_retention(self.store):
+            self.store.set(key, value, retention=retention)  # type: ignore[call-arg]
         else:
             self.store.set(key, value)
+
+    @property
+    def keeps_finished(self) -> bool:
+        """Whether finished work is remembered (the task state store; not the Variable fallback)."""
+        return not isinstance(self.store, VariableStore)
 
     def fits(self, value: Any) -> bool:
         """Whether ``value`` is within the store's size limit for one value."""
@@ -92,9 +107,9 @@ class SafeStore:
             log.warning("Could not read %r from the task state store (%s); starting afresh", key, exc)
             return None
 
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any, retention: timedelta | None = None) -> None:
         try:
-            self._write(key, value)
+            self._write(key, value, retention)
         except Exception as exc:
             log.warning("Could not record %r in the task state store (%s); a retry would start afresh", key, exc)
 
@@ -125,6 +140,12 @@ def resume_store(context: Context, longest_wait: float | None = None) -> SafeSto
     if ti is None or not all(isinstance(getattr(ti, a, None), str) for a in ("dag_id", "run_id", "task_id")):
         return None
     return SafeStore(VariableStore(ti))
+
+
+def try_series(context: Context) -> int | None:
+    """The task instance's series of tries: its ``max_tries``, kept by a retry and raised by a clear."""
+    series = getattr(context.get("ti"), "max_tries", None)
+    return series if isinstance(series, int) and not isinstance(series, bool) else None
 
 
 def _takes_retention(store: Any) -> bool:

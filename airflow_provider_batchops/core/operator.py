@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_batchops.core.compat import conf
-from airflow_provider_batchops.core.durable import SafeStore, resume_store
+from airflow_provider_batchops.core.durable import FINISHED_RETENTION, SafeStore, resume_store, try_series
 from airflow_provider_batchops.core.errors import (
     BatchOpsError,
     InputError,
@@ -281,6 +281,8 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
     many_ids: ClassVar[bool] = False
     #: Task state key of how many of several starts were accepted (a resume sends only the rest).
     starts_key: ClassVar[str] = "starts_accepted"
+    #: Task state key of work that succeeded: its id and the series of tries it finished in.
+    finished_key: ClassVar[str] = "finished"
     template_fields: tuple[str, ...] = ("poll_interval", "max_poll_interval", "timeout", "on_item_failure")
 
     def __init__(
@@ -348,7 +350,7 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         parts = self.split(request)
         self._several_starts = len(parts) > 1
         store = self.store(context, settings)
-        ids, accepted = self.resume_starts(store, len(parts))
+        ids, accepted = self.resume_starts(store, len(parts), try_series(context))
         if accepted == 0:
             self.before_start(parts)
         ids = start_each(parts, self.start_ids, key=self.remote_id_key, accepted=ids, first=accepted,
@@ -359,12 +361,13 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         else:
             self.log.info("Started %s; id pushed to XCom key '%s'", remote_id, self.remote_id_key)
         if not self.wait_for_completion:
-            self.forget(store)
+            self.finished(store, context, remote_id)
             self.annotate_outlets(context, {self.remote_id_key: remote_id, "state": "started"})
             return remote_id
         recorded = store is not None
         try:
-            return self.annotate_outlets(context, self.finish(store, lambda: self.wait_for(remote_id, settings)))
+            return self.annotate_outlets(
+                context, self.finish(store, context, remote_id, lambda: self.wait_for(remote_id, settings)))
         except (RemoteWorkFailedError, WaitTimeoutError, StartAcceptedError):
             raise
         except Exception as exc:
@@ -409,8 +412,11 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
         if total > 1:
             self.log.info("Start %d of %d accepted; %s so far: %s", accepted, total, self.remote_id_key, value)
 
-    def resume_starts(self, store: SafeStore | None, total: int) -> tuple[list[Any], int]:
+    def resume_starts(self, store: SafeStore | None, total: int, series: int | None = None) -> tuple[list[Any], int]:
         """The ids an earlier try had accepted and how many of the ``total`` starts they cover."""
+        done = self.adopt_finished(store, series)
+        if done is not None:
+            return (list(done) if isinstance(done, list) else [done]), total
         if store is not None and total > 1:
             sent = store.get(self.starts_key)
             previous = store.get(self.remote_id_key)
@@ -432,10 +438,32 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         store = self.store(context)
-        return self.annotate_outlets(
-            context, self.finish(store, lambda: super(StartAndWaitOperator, self).execute_complete(context, event)))
+        return self.annotate_outlets(context, self.finish(
+            store, context, None, lambda: super(StartAndWaitOperator, self).execute_complete(context, event)))
 
     # -- resuming after a retry ---------------------------------------------------------------------
+    def finished_entry(self, store: SafeStore | None, series: int | None) -> dict[str, Any] | None:
+        """The finished entry of work that succeeded in this series of tries, if any."""
+        entry = store.get(self.finished_key) if store is not None else None
+        if series is None or not isinstance(entry, dict) or entry.get("series") != series:
+            return None
+        return entry if entry.get("id") not in (None, "", []) else None
+
+    def adopt_finished(self, store: SafeStore | None, series: int | None) -> RemoteId | None:
+        """The id of work that succeeded in this series of tries (its try was lost before Airflow stored
+        the success), else ``None``; a finished entry from before a clear is dropped."""
+        if store is None:
+            return None
+        entry = self.finished_entry(store, series)
+        if entry is not None:
+            self.log.info("Resuming: %s finished in an earlier try of this run, which ended before Airflow "
+                          "stored its success; not starting it again", entry["id"])
+            return entry["id"]  # type: ignore[no-any-return]
+        if store.get(self.finished_key) is not None:
+            self.log.info("An earlier run of this task, cleared since, finished its work; starting afresh")
+            store.delete(self.finished_key)
+        return None
+
     def resume(self, store: SafeStore | None) -> RemoteId | None:
         """The id an earlier try started, if that work is still running or succeeded; else ``None``."""
         previous = store.get(self.remote_id_key) if store is not None else None
@@ -454,20 +482,34 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
                       report.state.value)
         return previous  # type: ignore[no-any-return]
 
-    def forget(self, store: SafeStore | None) -> None:
+    def forget(self, store: SafeStore | None, keep_finished: bool = False) -> None:
+        """Drop the record of running work (``keep_finished``: a finished entry was just left for it)."""
         if store is not None:
             store.delete(self.remote_id_key)
             if getattr(self, "_several_starts", True):
                 store.delete(self.starts_key)
 
-    def finish(self, store: SafeStore | None, wait: Any) -> Any:
-        """Run ``wait``; once the remote work has finished either way, forget its id."""
+    def finished(self, store: SafeStore | None, context: Context, remote_id: Any) -> None:
+        """The work succeeded: forget its id, leaving a finished entry for a retry of this try (see
+        :mod:`~airflow_provider_batchops.core.durable`)."""
+        series = try_series(context)
+        kept = False
+        if store is not None and store.keeps_finished and series is not None:
+            if remote_id in (None, "", []):
+                remote_id = store.get(self.remote_id_key)
+            if remote_id not in (None, "", []):
+                store.set(self.finished_key, {"id": remote_id, "series": series}, retention=FINISHED_RETENTION)
+                kept = True
+        self.forget(store, keep_finished=kept)
+
+    def finish(self, store: SafeStore | None, context: Context, remote_id: Any, wait: Any) -> Any:
+        """Run ``wait``; once the remote work has finished, forget its id (see :meth:`finished`)."""
         try:
             result = wait()
         except (RemoteWorkFailedError, WaitTimeoutError):
             self.forget(store)
             raise
-        self.forget(store)
+        self.finished(store, context, remote_id)
         return result
 
 

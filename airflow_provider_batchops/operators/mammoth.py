@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_batchops.core.durable import SafeStore
+from airflow_provider_batchops.core.durable import FINISHED_RETENTION, SafeStore, try_series
 from airflow_provider_batchops.core.errors import BatchOpsError, InputError
 from airflow_provider_batchops.core.operator import RemoteId, StartAndWaitOperator, refuse_dry_run_outlets
 from airflow_provider_batchops.core.state import StatusReport
@@ -329,8 +329,9 @@ class MammothBatchCleanupOperator(MammothDeleteBatchesOperator):
         if self.list_only:
             refuse_dry_run_outlets(self.outlets)
         store = self.store(context, settings)
-        if store is not None and store.get(self.remote_id_key):
-            # An earlier try deleted these and died while waiting: wait for its jobs, list nothing.
+        if store is not None and (store.get(self.remote_id_key) or self.finished_entry(store, try_series(context))):
+            # An earlier try deleted these and died while waiting (or while finishing): wait for its
+            # jobs, list nothing.
             self._selection = store.get(SELECTION_KEY) or []
             context["ti"].xcom_push(key=SELECTION_KEY, value=self._selection)
             return super().execute(context)
@@ -361,14 +362,20 @@ class MammothBatchCleanupOperator(MammothDeleteBatchesOperator):
             if store.fits(kept):
                 store.set(SELECTION_KEY, kept)
                 return
+        store.delete(SELECTION_KEY)  # not one of an earlier run
         self.log.warning("The selection of %d batches is larger than the task state store keeps; a retry "
                          "after a crash waits for the started jobs without listing what they delete",
                          len(self._selection))
 
-    def forget(self, store: SafeStore | None) -> None:
-        super().forget(store)
-        if store is not None:
+    def forget(self, store: SafeStore | None, keep_finished: bool = False) -> None:
+        super().forget(store, keep_finished)
+        if store is None:
+            return
+        selection = store.get(SELECTION_KEY) if keep_finished else None
+        if selection is None:
             store.delete(SELECTION_KEY)
+        else:  # kept beside the finished entry, as long as it is
+            store.set(SELECTION_KEY, selection, retention=FINISHED_RETENTION)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         ti = context["ti"]

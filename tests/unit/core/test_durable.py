@@ -146,3 +146,64 @@ def test_a_lost_start_fails_the_task_without_airflow_retries(so_conn, requests_m
         operator(retries=3).execute(context(store))
     assert isinstance(err.value, AirflowFailException)  # Airflow skips the task's retries
     assert store.data == {} and starts(requests_mock) == 1
+
+
+def series_context(store: FakeStore, max_tries: int) -> dict[str, Any]:
+    """A context whose task instance is in the series of tries ``max_tries`` (a clear raises it)."""
+    return {"ti": MagicMock(start_date=None, max_tries=max_tries), "task_state_store": store}
+
+
+def test_a_retry_of_a_try_lost_after_the_work_finished_does_not_start_it_again(so_conn, requests_mock, no_sleep):
+    """The worker died after the wait ended, before Airflow stored the success: Airflow retries."""
+    store = FakeStore()
+    requests_mock.post(f"{API}/BatchTask", json=1234)
+    requests_mock.get(f"{API}/BatchTask/1234", json=info("Succeeded", Result="OK"))
+    operator(retries=2).execute(series_context(store, 2))
+    assert store.data == {"finished": {"id": 1234, "series": 2}}  # the running-work record is gone
+
+    summary = operator(retries=2).execute(series_context(store, 2))  # the retry: same series of tries
+
+    assert summary["batch_task_id"] == 1234 and summary["state"] == "Succeeded"
+    assert starts(requests_mock) == 1
+
+
+def test_a_cleared_task_starts_afresh_after_its_work_finished(so_conn, requests_mock, no_sleep):
+    store = FakeStore()
+    requests_mock.post(f"{API}/BatchTask", [{"json": 1234}, {"json": 5678}])
+    requests_mock.get(f"{API}/BatchTask/1234", json=info("Succeeded"))
+    requests_mock.get(f"{API}/BatchTask/5678", json=info("Succeeded", Id=5678))
+    operator().execute(series_context(store, 0))
+
+    summary = operator().execute(series_context(store, 1))  # cleared: Airflow raised max_tries
+
+    assert summary["batch_task_id"] == 5678 and starts(requests_mock) == 2
+    assert store.data == {"finished": {"id": 5678, "series": 1}}
+
+
+def test_a_deferred_wait_leaves_a_finished_entry_for_its_series(so_conn, requests_mock):
+    store = FakeStore()
+    requests_mock.post(f"{API}/BatchTask", json=1234)
+    requests_mock.get(f"{API}/BatchTask/1234", json=info("Started"))
+    with pytest.raises(TaskDeferred):
+        operator(deferrable=True).execute(series_context(store, 0))
+    event = {"status": "success", "remote_id": "1234",
+             "report": {"state": "succeeded", "summary": {"batch_task_id": 1234}, "message": "done"}}
+    operator(deferrable=True).execute_complete(series_context(store, 0), event)
+    assert store.data == {"finished": {"id": 1234, "series": 0}}  # the typed id, not the event's text
+
+
+def test_a_failed_wait_leaves_no_finished_entry(so_conn, requests_mock, no_sleep):
+    store = FakeStore()
+    requests_mock.post(f"{API}/BatchTask", json=1234)
+    requests_mock.get(f"{API}/BatchTask/1234", json=info("Failed", Result="Error"))
+    with pytest.raises(RemoteWorkFailedError):
+        operator().execute(series_context(store, 0))
+    assert store.data == {}
+
+
+def test_the_variable_fallback_keeps_no_finished_entries():
+    """One Variable per finished task instance would pile up: the fallback forgets instead."""
+    ti = MagicMock(dag_id="d", run_id="r", task_id="t", map_index=-1)
+    store = resume_store({"ti": ti})
+    assert store is not None and store.keeps_finished is False
+    assert resume_store({"ti": ti, "task_state_store": FakeStore()}).keeps_finished is True  # type: ignore[union-attr]

@@ -138,6 +138,32 @@ def test_cleanup_refuses_more_than_max_delete(mm_conn, requests_mock):
     assert all(r.method == "GET" for r in requests_mock.request_history)
 
 
+def test_cleanup_retried_after_finishing_neither_lists_nor_deletes_again(mm_conn, requests_mock, no_sleep):
+    """A try lost after its delete job succeeded (before Airflow stored the success) is retried in the
+    same series of tries: the retry reports the first try's selection and job, and sends nothing."""
+    from tests.support.durable_store import FakeStore
+
+    store = FakeStore()
+    requests_mock.get(DS, json=batches((1, "o1", "active", OLD)))
+    requests_mock.delete(DS, status_code=202, json={"job_id": 70})
+    requests_mock.get(f"{API}/jobs", json={"jobs": [job(70, "success")]})
+
+    def run(max_tries: int) -> dict:
+        context = {**ctx(), "task_state_store": store}
+        context["ti"].max_tries = max_tries
+        return MammothBatchCleanupOperator(task_id="t", **WHERE).execute(context)
+
+    first = run(0)
+    requests_mock.get(DS, json=batches((5, "o5", "active", OLD)))  # another old batch since
+    retry = run(0)
+    assert retry["deleted"] == first["deleted"] and retry["job_ids"] == [70]
+    deletes = [r for r in requests_mock.request_history if r.method == "DELETE"]
+    assert len(deletes) == 1
+    cleared = run(1)  # a clear starts a new series: list and delete afresh
+    assert [b["id"] for b in cleared["deleted"]] == [5]
+    assert [query(r)["ids"] for r in requests_mock.request_history if r.method == "DELETE"] == ["1", "5"]
+
+
 def test_cleanup_resumes_with_the_selection_from_xcom(mm_conn):
     context = ctx()
     context["ti"].xcom_pull.return_value = [{"id": 1, "name": "o1", "state": "active", "created_at": OLD}]
