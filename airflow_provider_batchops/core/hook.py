@@ -6,7 +6,7 @@ import abc
 import asyncio
 import json
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -153,16 +153,20 @@ class ApiHook(BaseHook, abc.ABC):
     async def aclient(self) -> ApiClient:
         """The client for triggers; the connection is read with Airflow's async API.
 
-        Hooks that ask for the same connection while a look-up is in flight on this loop, or within
-        :data:`LOOKUP_REUSE_SECONDS` after it succeeded, share it (a triggerer starting thousands of
-        triggers reads each connection a few times, not thousands); a failed look-up is not kept.
+        Hooks of one class and connection id that ask for their client while one is being built on
+        this loop, or within :data:`LOOKUP_REUSE_SECONDS` after it was built, share it (a triggerer
+        starting thousands of triggers reads each connection and builds its client a few times, not
+        thousands; clients hold no per-request state); a failed build is not kept.
         """
         if self._client is None:
-            conn = await _shared_lookup(self.conn_id, self.aget_connection)
-            for secret in _secrets_of(conn):
-                await amask(secret)
-            self._client = self.build_client(conn)
+            self._client = await _shared_lookup((type(self), self.conn_id), self._abuild_client)
         return self._client
+
+    async def _abuild_client(self, key: Any) -> ApiClient:
+        conn = await self.aget_connection(self.conn_id)
+        for secret in _secrets_of(conn):
+            await amask(secret)
+        return self.build_client(conn)
 
     def call(self, call: Call) -> Any:
         return self.client.request(call).json()
@@ -232,36 +236,38 @@ class ApiHook(BaseHook, abc.ABC):
         return str(value)
 
 
-_lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task[Any]]] = (
+_lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Task[Any]]] = (
     weakref.WeakKeyDictionary()
 )
-#: Seconds a finished connection look-up is reused by the hooks of the same loop: the triggers that a
-#: triggerer starts together (thousands at once after a restart) read each connection a few times, not
-#: once each; a connection changed in Airflow is seen by the hooks built after that second.
+#: Seconds a client built from a connection is reused by the hooks of the same loop: the triggers that
+#: a triggerer starts together (thousands at once after a restart) read each connection a few times,
+#: not once each; a connection changed in Airflow is seen by the hooks built after that second.
 LOOKUP_REUSE_SECONDS = 1.0
 
+T_co = TypeVar("T_co")
 
-async def _shared_lookup(conn_id: str, lookup: Callable[[str], Coroutine[Any, Any, Connection]]) -> Connection:
-    """``await lookup(conn_id)``, joined by every caller on this loop while it runs and for
+
+async def _shared_lookup(key: Hashable, lookup: Callable[[Any], Coroutine[Any, Any, T_co]]) -> T_co:
+    """``await lookup(key)``, joined by every caller on this loop while it runs and for
     :data:`LOOKUP_REUSE_SECONDS` after it succeeded (a failed look-up is not kept)."""
     loop = asyncio.get_running_loop()
     shared = _lookups.setdefault(loop, {})
-    task = shared.get(conn_id)
+    task = shared.get(key)
     if task is None:
-        task = shared[conn_id] = loop.create_task(lookup(conn_id))
-        task.add_done_callback(partial(_forget_later, shared, conn_id))
-    conn: Connection = await asyncio.shield(task)  # one waiter's cancellation does not cancel the others'
-    return conn
+        task = shared[key] = loop.create_task(lookup(key))
+        task.add_done_callback(partial(_forget_later, shared, key))
+    found: T_co = await asyncio.shield(task)  # one waiter's cancellation does not cancel the others'
+    return found
 
 
-def _forget_later(shared: dict[str, asyncio.Task[Any]], conn_id: str, task: asyncio.Task[Any]) -> None:
+def _forget_later(shared: dict[Hashable, asyncio.Task[Any]], conn_id: Hashable, task: asyncio.Task[Any]) -> None:
     if task.cancelled() or task.exception() is not None:
         _forget(shared, conn_id, task)  # the next hook asks again
     else:
         task.get_loop().call_later(LOOKUP_REUSE_SECONDS, _forget, shared, conn_id, task)
 
 
-def _forget(shared: dict[str, asyncio.Task[Any]], conn_id: str, task: asyncio.Task[Any]) -> None:
+def _forget(shared: dict[Hashable, asyncio.Task[Any]], conn_id: Hashable, task: asyncio.Task[Any]) -> None:
     if shared.get(conn_id) is task:
         del shared[conn_id]
 

@@ -163,7 +163,7 @@ class WaitLoop:
         self.unknown_in_a_row = 0
         self.last_report: StatusReport | None = None
         self._last_progress: Any = None
-        self._unknown_seen: set[str] = set()
+        self._unknown_seen: set[str] | None = None  # made on the first unknown state (rare): none per wait
 
     def _unknown(self, report: StatusReport) -> Decision | None:
         """Count a reading in a state the provider does not know; fail once the grace is spent."""
@@ -172,6 +172,8 @@ class WaitLoop:
             self.unknown_in_a_row = 0
             return None
         self.unknown_in_a_row += 1
+        if self._unknown_seen is None:
+            self._unknown_seen = set()
         if raw not in self._unknown_seen:
             self._unknown_seen.add(raw)
             log.warning("The service reports a state this provider does not know: %r (%s); reading again",

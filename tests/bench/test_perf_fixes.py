@@ -60,6 +60,35 @@ async def test_concurrent_connection_lookups_are_shared_then_forgotten(monkeypat
     assert await hook_module._shared_lookup("a", lookup) == "conn:a:3"  # and forgotten after the window
 
 
+async def test_hooks_built_together_share_one_client_per_class_and_connection(monkeypatch):
+    """Triggers started together read each connection and build its client once, not once each."""
+    from airflow_provider_batchops.hooks.mammoth import MammothHook
+    from airflow_provider_batchops.hooks.waylay import WaylayHook
+    from tests.support.helpers import set_connection
+
+    monkeypatch.setattr(hook_module, "LOOKUP_REUSE_SECONDS", 0.2)
+    set_connection(monkeypatch, "waylay_default", host="http://127.0.0.1:1", login="key", password="secret-1")
+    set_connection(monkeypatch, "waylay_other", host="http://127.0.0.1:2", login="key", password="secret-2")
+    set_connection(monkeypatch, "mammoth_default", conn_type="mammoth", host="http://127.0.0.1:3", login="k",
+                   password="secret-3")
+    lookups: list[str] = []
+    real = WaylayHook.aget_connection
+
+    async def counted(cls, conn_id):
+        lookups.append(conn_id)
+        return await real(conn_id)
+
+    monkeypatch.setattr(WaylayHook, "aget_connection", classmethod(counted))
+    clients = await asyncio.gather(*(WaylayHook().aclient() for _ in range(30)))
+    other = await WaylayHook("waylay_other").aclient()
+    mammoth = await MammothHook().aclient()
+    assert lookups == ["waylay_default", "waylay_other"]
+    assert all(c is clients[0] for c in clients) and other is not clients[0]
+    assert other.base_url == "http://127.0.0.1:2" and mammoth is not clients[0]  # per class, per connection
+    await asyncio.sleep(0.3)
+    assert await WaylayHook().aclient() is not clients[0]  # a connection changed since is read again
+
+
 async def test_a_cancelled_waiter_does_not_cancel_the_shared_lookup():
     release = asyncio.Event()
 
