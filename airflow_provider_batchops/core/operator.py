@@ -445,23 +445,20 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
     def finished_entry(self, store: SafeStore | None, series: int | None) -> dict[str, Any] | None:
         """The finished entry of work that succeeded in this series of tries, if any."""
         entry = store.get(self.finished_key) if store is not None else None
-        if series is None or not isinstance(entry, dict) or entry.get("series") != series:
-            return None
-        return entry if entry.get("id") not in (None, "", []) else None
+        return entry if _of_series(entry, series) else None
 
     def adopt_finished(self, store: SafeStore | None, series: int | None) -> RemoteId | None:
         """The id of work that succeeded in this series of tries (its try was lost before Airflow stored
         the success), else ``None``; a finished entry from before a clear is dropped."""
-        if store is None:
+        entry = store.get(self.finished_key) if store is not None else None
+        if entry is None or store is None:
             return None
-        entry = self.finished_entry(store, series)
-        if entry is not None:
+        if _of_series(entry, series):
             self.log.info("Resuming: %s finished in an earlier try of this run, which ended before Airflow "
                           "stored its success; not starting it again", entry["id"])
             return entry["id"]  # type: ignore[no-any-return]
-        if store.get(self.finished_key) is not None:
-            self.log.info("An earlier run of this task, cleared since, finished its work; starting afresh")
-            store.delete(self.finished_key)
+        self.log.info("An earlier run of this task, cleared since, finished its work; starting afresh")
+        store.delete(self.finished_key)
         return None
 
     def resume(self, store: SafeStore | None) -> RemoteId | None:
@@ -511,6 +508,12 @@ class StartAndWaitOperator(RemoteWorkMixin, BaseOperator):
             raise
         self.finished(store, context, remote_id)
         return result
+
+
+def _of_series(entry: Any, series: int | None) -> bool:
+    """Whether ``entry`` is a finished entry with an id, made in the series of tries ``series``."""
+    return (series is not None and isinstance(entry, dict) and entry.get("series") == series
+            and entry.get("id") not in (None, "", []))
 
 
 def _text(remote_id: RemoteId) -> str:
